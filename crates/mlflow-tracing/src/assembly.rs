@@ -1,0 +1,465 @@
+//! Trace assembly: the background thread that turns ended spans into finished traces.
+//!
+//! Spans of a trace are buffered until the root span has ended and every span started in
+//! the trace has arrived; then the trace's [`TraceInfo`] is computed (timing, state,
+//! previews, token usage, tags and metadata) and the trace is handed to every destination.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::Value;
+
+use crate::destination::{CompletedTrace, DestinationHandle};
+use crate::keys::{self, metadata, tag};
+use crate::model::{Span, SpanEvent, Trace, TraceInfo, hex};
+use crate::pipeline::{Msg, Shared, Ticket, TraceShared};
+use crate::trace_api::TraceUpdate;
+use crate::trace_info::{aggregate_token_usage, preview, truncate_metadata_value};
+use crate::types::{SpanStatus, StatusCode, TraceState};
+use crate::{diag, json};
+
+const TICK: Duration = Duration::from_secs(1);
+
+/// What the assembler needs to know about the pipeline's configuration.
+#[derive(Debug)]
+pub(crate) struct AssemblySettings {
+    /// The experiment, when known without asking the store.
+    pub(crate) experiment_id: Option<String>,
+    /// `mlflow.user`, `mlflow.source.*`, resolved once.
+    pub(crate) env_metadata: Vec<(&'static str, String)>,
+    /// How long an unfinished trace is kept.
+    pub(crate) buffer_ttl: Duration,
+}
+
+pub(crate) fn spawn(
+    receiver: Receiver<Msg>,
+    destinations: Vec<DestinationHandle>,
+    shared: Arc<Shared>,
+    settings: AssemblySettings,
+) -> Option<JoinHandle<()>> {
+    let mut assembler = Assembler {
+        pending: HashMap::new(),
+        destinations,
+        shared,
+        settings,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("mlflow-tracing-assembler".to_owned())
+        .spawn(move || assembler.run(receiver));
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            diag::error("spawn-assembler", || {
+                format!("could not start the trace assembly thread, tracing is off: {err}")
+            });
+            None
+        }
+    }
+}
+
+/// A trace whose spans are still arriving.
+struct Pending {
+    shared: Arc<TraceShared>,
+    spans: Vec<Span>,
+    received: u32,
+    dropped: u32,
+    root_ended: bool,
+    root_dropped: bool,
+    tags: IndexMap<String, String>,
+    metadata: IndexMap<String, String>,
+    client_request_id: Option<String>,
+    request_preview: Option<String>,
+    response_preview: Option<String>,
+    state: Option<TraceState>,
+    ticket: Ticket,
+    created: Instant,
+}
+
+impl Pending {
+    fn is_complete(&self) -> bool {
+        (self.root_ended || self.root_dropped)
+            && self.received + self.dropped >= self.shared.started.load(Ordering::Acquire)
+    }
+
+    fn apply(&mut self, update: TraceUpdate) {
+        let TraceUpdate {
+            tags,
+            metadata: meta,
+            client_request_id,
+            request_preview,
+            response_preview,
+            state,
+            session_id,
+            user,
+            model_id,
+        } = update;
+        self.tags.extend(tags);
+        self.metadata.extend(meta);
+        if let Some(session) = session_id {
+            self.metadata
+                .insert(metadata::TRACE_SESSION.to_owned(), session);
+        }
+        if let Some(user) = user {
+            self.metadata.insert(metadata::TRACE_USER.to_owned(), user);
+        }
+        if let Some(model_id) = model_id {
+            self.metadata
+                .insert(metadata::MODEL_ID.to_owned(), model_id);
+        }
+        if client_request_id.is_some() {
+            self.client_request_id = client_request_id;
+        }
+        if let Some(p) = request_preview.filter(|p| !p.is_empty()) {
+            self.request_preview = Some(p);
+        }
+        if let Some(p) = response_preview.filter(|p| !p.is_empty()) {
+            self.response_preview = Some(p);
+        }
+        if state.is_some() {
+            self.state = state;
+        }
+    }
+}
+
+struct Assembler {
+    pending: HashMap<TraceId, Pending>,
+    destinations: Vec<DestinationHandle>,
+    shared: Arc<Shared>,
+    settings: AssemblySettings,
+}
+
+impl Assembler {
+    fn run(&mut self, receiver: Receiver<Msg>) {
+        let mut last_sweep = Instant::now();
+        loop {
+            match receiver.recv_timeout(TICK) {
+                Ok(msg) => {
+                    if !self.handle(msg) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.drop_unfinished("tracing was shut down");
+                    return;
+                }
+            }
+            if last_sweep.elapsed() >= TICK {
+                self.evict_expired();
+                last_sweep = Instant::now();
+            }
+        }
+    }
+
+    /// Handles one message; `false` once the pipeline has shut down.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::TraceStarted(shared) => {
+                let pending = self.new_pending(shared);
+                self.pending.insert(pending.shared.otel_trace_id, pending);
+            }
+            Msg::SpanEnded(data, ticket) => self.span_ended(*data, ticket),
+            Msg::SpanDropped { trace_id, root } => {
+                if let Some(p) = self.pending.get_mut(&trace_id) {
+                    p.dropped += 1;
+                    p.root_dropped |= root;
+                    self.try_finish(trace_id);
+                }
+            }
+            Msg::Update { trace_id, update } => match self.pending.get_mut(&trace_id) {
+                Some(p) => p.apply(*update),
+                None => diag::warn("late-update", || {
+                    format!(
+                        "update_current_trace for trace tr-{trace_id} arrived after the trace \
+                         was exported; the update was not applied"
+                    )
+                }),
+            },
+            Msg::Flush(barrier) => {
+                for dest in &self.destinations {
+                    dest.flush(barrier.clone());
+                }
+                barrier.complete_part(Vec::new());
+            }
+            Msg::Shutdown(barrier) => {
+                self.drop_unfinished("tracing was shut down");
+                for dest in &self.destinations {
+                    dest.shutdown(barrier.clone());
+                }
+                barrier.complete_part(Vec::new());
+                return false;
+            }
+        }
+        true
+    }
+
+    fn new_pending(&self, shared: Arc<TraceShared>) -> Pending {
+        let mut metadata: IndexMap<String, String> = self
+            .settings
+            .env_metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        metadata.insert(
+            metadata::SCHEMA_VERSION.to_owned(),
+            keys::TRACE_SCHEMA_VERSION.to_owned(),
+        );
+        let mut tags = IndexMap::new();
+        tags.insert(tag::TRACE_NAME.to_owned(), shared.root_name.clone());
+        Pending {
+            shared,
+            spans: Vec::new(),
+            received: 0,
+            dropped: 0,
+            root_ended: false,
+            root_dropped: false,
+            tags,
+            metadata,
+            client_request_id: None,
+            request_preview: None,
+            response_preview: None,
+            state: None,
+            ticket: Ticket::default(),
+            created: Instant::now(),
+        }
+    }
+
+    fn span_ended(&mut self, data: SpanData, ticket: Ticket) {
+        let trace_id = data.span_context.trace_id();
+        let Some(pending) = self.pending.get_mut(&trace_id) else {
+            self.shared.counters.spans_dropped.inc();
+            diag::warn("late-span", || {
+                format!(
+                    "span {:?} of trace tr-{trace_id} ended after its trace was exported (or \
+                     dropped) and was not exported; end child spans before their root span",
+                    data.name
+                )
+            });
+            return;
+        };
+        let span = convert_span(data, &pending.shared.request_id);
+        pending.root_ended |= span.parent_id.is_none();
+        pending.spans.push(span);
+        pending.received += 1;
+        pending.ticket.merge(ticket);
+        self.try_finish(trace_id);
+    }
+
+    fn try_finish(&mut self, trace_id: TraceId) {
+        if !self
+            .pending
+            .get(&trace_id)
+            .is_some_and(Pending::is_complete)
+        {
+            return;
+        }
+        let Some(pending) = self.pending.remove(&trace_id) else {
+            return;
+        };
+        if !pending.root_ended {
+            self.count_dropped(&pending);
+            diag::warn("root-dropped", || {
+                format!(
+                    "trace tr-{trace_id} ({:?}) was dropped: its root span did not fit in the \
+                     export queue",
+                    pending.shared.root_name
+                )
+            });
+            return;
+        }
+        let trace = finish(pending, self.settings.experiment_id.clone());
+        self.shared.counters.traces_completed.inc();
+        let trace = Arc::new(trace);
+        for dest in &self.destinations {
+            dest.export(trace.clone());
+        }
+    }
+
+    fn count_dropped(&self, pending: &Pending) {
+        self.shared.counters.traces_dropped.inc();
+        self.shared
+            .counters
+            .spans_dropped
+            .add(u64::from(pending.received));
+    }
+
+    fn drop_unfinished(&mut self, why: &str) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let names: Vec<String> = self
+            .pending
+            .values()
+            .take(5)
+            .map(|p| format!("{} ({:?})", p.shared.request_id, p.shared.root_name))
+            .collect();
+        let count = self.pending.len();
+        for pending in self.pending.values() {
+            self.count_dropped(pending);
+        }
+        self.pending.clear();
+        diag::warn("unfinished-at-shutdown", || {
+            format!(
+                "{why} while {count} trace(s) were unfinished (root span not ended); they were \
+                 not exported: {}{}",
+                names.join(", "),
+                if count > names.len() { ", …" } else { "" }
+            )
+        });
+    }
+
+    fn evict_expired(&mut self) {
+        let ttl = self.settings.buffer_ttl;
+        let expired: Vec<TraceId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.created.elapsed() > ttl)
+            .map(|(id, _)| *id)
+            .collect();
+        for trace_id in expired {
+            if let Some(pending) = self.pending.remove(&trace_id) {
+                self.count_dropped(&pending);
+                diag::warn("trace-expired", || {
+                    format!(
+                        "trace {} ({:?}) was dropped: not finished after {} s \
+                         (MLFLOW_TRACE_BUFFER_TTL_SECONDS)",
+                        pending.shared.request_id,
+                        pending.shared.root_name,
+                        ttl.as_secs()
+                    )
+                });
+            }
+        }
+    }
+}
+
+/// Builds the finished trace: MLflow's `_update_trace_info` and previews.
+fn finish(mut pending: Pending, experiment_id: Option<String>) -> CompletedTrace {
+    pending.spans.sort_by_key(|s| s.start_time_ns);
+    let root = pending.spans.iter().find(|s| s.parent_id.is_none());
+    let (start, end, root_error, inputs, outputs) = match root {
+        Some(root) => (
+            root.start_time_ns,
+            root.end_time_ns,
+            root.status.code() == StatusCode::Error,
+            raw_attribute(root, keys::span::INPUTS),
+            raw_attribute(root, keys::span::OUTPUTS),
+        ),
+        None => (0, 0, false, None, None),
+    };
+    let mut metadata = pending.metadata;
+    metadata.insert(
+        metadata::INPUTS.to_owned(),
+        truncate_metadata_value(inputs.as_deref()),
+    );
+    metadata.insert(
+        metadata::OUTPUTS.to_owned(),
+        truncate_metadata_value(outputs.as_deref()),
+    );
+    if let Some(usage) = aggregate_token_usage(&pending.spans) {
+        metadata.insert(metadata::TOKEN_USAGE.to_owned(), json::dumps(&usage));
+    }
+    let request_preview = pending
+        .request_preview
+        .or_else(|| inputs.map(|raw| preview(&raw, "user", keys::MAX_CHARS_IN_PREVIEW)));
+    let response_preview = pending
+        .response_preview
+        .or_else(|| outputs.map(|raw| preview(&raw, "assistant", keys::MAX_CHARS_IN_PREVIEW)));
+    let state = pending.state.unwrap_or(if root_error {
+        TraceState::Error
+    } else {
+        TraceState::Ok
+    });
+    let info = TraceInfo {
+        trace_id: pending.shared.request_id.to_string(),
+        experiment_id,
+        request_time_ms: (start / 1_000_000) as i64,
+        execution_duration_ms: Some((end.saturating_sub(start) / 1_000_000) as i64),
+        state,
+        request_preview,
+        response_preview,
+        client_request_id: pending.client_request_id,
+        metadata,
+        tags: pending.tags,
+    };
+    CompletedTrace::new(Trace::new(info, pending.spans), pending.ticket)
+}
+
+/// The stored (JSON-encoded) value of an attribute, as a string.
+fn raw_attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes.get(key).map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => json::dumps(other),
+    })
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Converts an OpenTelemetry span into MLflow's span model. Attributes set twice keep
+/// their first position and last value, like the Python dict behind MLflow's spans.
+pub(crate) fn convert_span(data: SpanData, request_id: &str) -> Span {
+    let mut attributes = IndexMap::with_capacity(data.attributes.len());
+    for kv in data.attributes {
+        attributes.insert(kv.key.as_str().to_owned(), otel_value_to_json(kv.value));
+    }
+    let events = data
+        .events
+        .events
+        .into_iter()
+        .map(|e| SpanEvent {
+            name: e.name.into_owned(),
+            time_ns: unix_nanos(e.timestamp),
+            attributes: e
+                .attributes
+                .into_iter()
+                .map(|kv| (kv.key.as_str().to_owned(), otel_value_to_json(kv.value)))
+                .collect(),
+        })
+        .collect();
+    let parent_id =
+        (data.parent_span_id != SpanId::INVALID).then(|| data.parent_span_id.to_string());
+    Span {
+        trace_id: request_id.to_owned(),
+        otel_trace_id: data.span_context.trace_id().to_bytes(),
+        span_id: hex(&data.span_context.span_id().to_bytes()),
+        parent_id,
+        name: data.name.into_owned(),
+        start_time_ns: unix_nanos(data.start_time),
+        end_time_ns: unix_nanos(data.end_time),
+        status: SpanStatus::from_otel(&data.status),
+        attributes,
+        events,
+    }
+}
+
+fn otel_value_to_json(value: opentelemetry::Value) -> Value {
+    use opentelemetry::{Array, Value as V};
+    fn float(f: f64) -> Value {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+    match value {
+        V::Bool(b) => Value::Bool(b),
+        V::I64(i) => Value::from(i),
+        V::F64(f) => float(f),
+        V::String(s) => Value::String(s.to_string()),
+        V::Array(Array::Bool(items)) => items.into_iter().map(Value::Bool).collect(),
+        V::Array(Array::I64(items)) => items.into_iter().map(Value::from).collect(),
+        V::Array(Array::F64(items)) => items.into_iter().map(float).collect(),
+        V::Array(Array::String(items)) => items
+            .into_iter()
+            .map(|s| Value::String(s.to_string()))
+            .collect(),
+        other => Value::String(other.to_string()),
+    }
+}

@@ -1,0 +1,365 @@
+//! Configuration: one resolver, one precedence rule.
+//!
+//! Every setting is resolved the same way: a value set in code wins over the specific
+//! environment variable, which wins over the generic one, which wins over the default.
+//! The environment is read through an injectable lookup so tests never touch the process
+//! environment. Invalid values are errors that name the variable, the value and what is
+//! accepted.
+
+pub mod env;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a resolved setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Set in code (the builder, `set_tracking_uri`, `set_experiment`).
+    Code,
+    /// Read from this environment variable.
+    Env(&'static str),
+    /// The default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Code => f.write_str("code"),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A resolved value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Setting<T> {
+    pub(crate) value: T,
+    pub(crate) source: Source,
+}
+
+impl<T> Setting<T> {
+    pub(crate) fn new(value: T, source: Source) -> Self {
+        Setting { value, source }
+    }
+}
+
+/// An invalid configuration value.
+///
+/// The message names the variable (or builder method), the value and what is accepted.
+/// Values of secret settings are never included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value} for {variable}: expected {expected}")]
+pub struct ConfigError {
+    variable: String,
+    value: String,
+    expected: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        variable: impl Into<String>,
+        value: &str,
+        expected: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            variable: variable.into(),
+            value: format!("{value:?}"),
+            expected: expected.into(),
+        }
+    }
+
+    /// The environment variable or builder setting that held the invalid value.
+    pub fn variable(&self) -> &str {
+        &self.variable
+    }
+
+    /// What values are accepted.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+}
+
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Reads environment variables, from the process or from an injected function.
+#[derive(Clone)]
+pub(crate) struct Env {
+    lookup: Arc<Lookup>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+impl Env {
+    pub(crate) fn process() -> Self {
+        Env {
+            lookup: Arc::new(|name| std::env::var(name).ok()),
+        }
+    }
+
+    pub(crate) fn from_fn(f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Env {
+            lookup: Arc::new(f),
+        }
+    }
+
+    /// The variable's value, or `None` when it is unset or blank.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Resolves a setting: `code` > the first set variable of `vars` > `default`.
+    pub(crate) fn resolve<T>(
+        &self,
+        code: Option<T>,
+        vars: &[&'static str],
+        parse: impl Fn(&str) -> Result<T, String>,
+        default: T,
+    ) -> Result<Setting<T>, ConfigError> {
+        if let Some(value) = code {
+            return Ok(Setting::new(value, Source::Code));
+        }
+        for var in vars {
+            if let Some(raw) = self.get(var) {
+                let value =
+                    parse(&raw).map_err(|expected| ConfigError::new(*var, &raw, expected))?;
+                return Ok(Setting::new(value, Source::Env(var)));
+            }
+        }
+        Ok(Setting::new(default, Source::Default))
+    }
+}
+
+/// Parses a sampling ratio in `0.0..=1.0`.
+pub(crate) fn parse_ratio(raw: &str) -> Result<f64, String> {
+    const EXPECTED: &str = "a number between 0.0 and 1.0";
+    match raw.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(EXPECTED.to_owned()),
+    }
+}
+
+/// Parses a non-negative integer.
+pub(crate) fn parse_u64(raw: &str) -> Result<u64, String> {
+    raw.parse::<u64>()
+        .map_err(|_| "a non-negative integer".to_owned())
+}
+
+/// Parses a positive integer that fits in `u32`.
+pub(crate) fn parse_limit(raw: &str) -> Result<u32, String> {
+    match raw.parse::<u32>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err("a positive integer".to_owned()),
+    }
+}
+
+/// Parses MLflow's boolean spelling: `true`, `false`, `1`, `0` (any case).
+#[allow(dead_code)] // used by the OTLP settings
+pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("one of true, false, 1, 0".to_owned()),
+    }
+}
+
+/// Where MLflow traces are stored, parsed from a tracking URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TrackingUri {
+    /// An MLflow SQLite database (`sqlite:///path/to/mlflow.db`).
+    Sqlite { path: PathBuf },
+}
+
+impl TrackingUri {
+    /// The default: `mlflow.db` in the working directory, as an absolute path.
+    pub(crate) fn default_local(cwd: &Path) -> Self {
+        TrackingUri::Sqlite {
+            path: cwd.join("mlflow.db"),
+        }
+    }
+
+    /// Parses a tracking URI given in `variable`; relative paths resolve against `cwd`.
+    pub(crate) fn parse(variable: &str, raw: &str, cwd: &Path) -> Result<Self, ConfigError> {
+        const ACCEPTED: &str = "sqlite:///<path to an MLflow SQLite database> \
+             (three slashes and a relative path, or four slashes and an absolute path)";
+        if let Some(rest) = raw.strip_prefix("sqlite://") {
+            // SQLAlchemy: sqlite:///relative.db, sqlite:////absolute.db; sqlite:// is in-memory.
+            let Some(path) = rest.strip_prefix('/') else {
+                return Err(ConfigError::new(variable, raw, ACCEPTED));
+            };
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() || path == ":memory:" {
+                return Err(ConfigError::new(
+                    variable,
+                    raw,
+                    format!("{ACCEPTED}; an in-memory database would lose every trace"),
+                ));
+            }
+            let path = Path::new(path);
+            let path = if path.is_absolute() {
+                path.to_owned()
+            } else {
+                cwd.join(path)
+            };
+            return Ok(TrackingUri::Sqlite { path });
+        }
+        let expected = if raw.starts_with("http://") || raw.starts_with("https://") {
+            format!(
+                "{ACCEPTED}. Exporting to an MLflow tracking server over REST is not supported \
+                 yet: send traces to the server's OTLP endpoint instead \
+                 (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={}/v1/traces with header \
+                 x-mlflow-experiment-id)",
+                raw.trim_end_matches('/')
+            )
+        } else if raw.starts_with("file:") || !raw.contains(':') {
+            format!(
+                "{ACCEPTED}. MLflow's ./mlruns file store is in maintenance mode and is not \
+                 supported"
+            )
+        } else {
+            ACCEPTED.to_owned()
+        };
+        Err(ConfigError::new(variable, raw, expected))
+    }
+
+    /// The URI in MLflow's spelling.
+    pub(crate) fn to_uri(&self) -> String {
+        match self {
+            // Paths are absolute, so this yields SQLAlchemy's four-slash form.
+            TrackingUri::Sqlite { path } => format!("sqlite:///{}", path.display()),
+        }
+    }
+}
+
+/// The experiment traces go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExperimentSelector {
+    /// The default experiment `"0"`.
+    Default,
+    /// By id.
+    Id(String),
+    /// By name; created when missing.
+    Name(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    fn env(vars: &[(&str, &str)]) -> Env {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env::from_fn(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn precedence_code_then_specific_then_generic_then_default() {
+        let e = env(&[("SPECIFIC", "0.25"), ("GENERIC", "0.5")]);
+        let r = e
+            .resolve(Some(0.75), &["SPECIFIC", "GENERIC"], parse_ratio, 1.0)
+            .unwrap();
+        assert_eq!(r, Setting::new(0.75, Source::Code));
+        let r = e
+            .resolve(None, &["SPECIFIC", "GENERIC"], parse_ratio, 1.0)
+            .unwrap();
+        assert_eq!(r, Setting::new(0.25, Source::Env("SPECIFIC")));
+        let r = e
+            .resolve(None, &["OTHER", "GENERIC"], parse_ratio, 1.0)
+            .unwrap();
+        assert_eq!(r, Setting::new(0.5, Source::Env("GENERIC")));
+        let r = e.resolve(None, &["OTHER"], parse_ratio, 1.0).unwrap();
+        assert_eq!(r, Setting::new(1.0, Source::Default));
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let e = env(&[("SPECIFIC", "  "), ("GENERIC", "0.5")]);
+        let r = e
+            .resolve(None, &["SPECIFIC", "GENERIC"], parse_ratio, 1.0)
+            .unwrap();
+        assert_eq!(r.source, Source::Env("GENERIC"));
+    }
+
+    #[test]
+    fn invalid_values_name_variable_value_and_expectation() {
+        let e = env(&[(env::MLFLOW_TRACE_SAMPLING_RATIO, "1.5")]);
+        let err = e
+            .resolve(None, &[env::MLFLOW_TRACE_SAMPLING_RATIO], parse_ratio, 1.0)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"1.5\" for MLFLOW_TRACE_SAMPLING_RATIO: expected a number between \
+             0.0 and 1.0"
+        );
+        assert_eq!(err.variable(), "MLFLOW_TRACE_SAMPLING_RATIO");
+        for bad in ["abc", "-0.1", "NaN"] {
+            assert!(parse_ratio(bad).is_err(), "{bad}");
+        }
+        assert!(parse_u64("-1").is_err());
+        assert!(parse_limit("0").is_err());
+        assert_eq!(parse_bool("TRUE"), Ok(true));
+        assert_eq!(parse_bool("0"), Ok(false));
+        assert!(parse_bool("yes").is_err());
+    }
+
+    #[test]
+    fn tracking_uris() {
+        let cwd = Path::new("/work/app");
+        assert_eq!(
+            TrackingUri::parse("V", "sqlite:///mlflow.db", cwd).unwrap(),
+            TrackingUri::Sqlite {
+                path: PathBuf::from("/work/app/mlflow.db")
+            }
+        );
+        assert_eq!(
+            TrackingUri::parse("V", "sqlite:////tmp/x/mlflow.db", cwd).unwrap(),
+            TrackingUri::Sqlite {
+                path: PathBuf::from("/tmp/x/mlflow.db")
+            }
+        );
+        assert_eq!(
+            TrackingUri::Sqlite {
+                path: PathBuf::from("/tmp/x/mlflow.db")
+            }
+            .to_uri(),
+            "sqlite:////tmp/x/mlflow.db"
+        );
+        for bad in ["sqlite://", "sqlite:///:memory:", "sqlite:mlflow.db"] {
+            let err = TrackingUri::parse("MLFLOW_TRACKING_URI", bad, cwd).unwrap_err();
+            assert_eq!(err.variable(), "MLFLOW_TRACKING_URI");
+        }
+        let err = TrackingUri::parse("MLFLOW_TRACKING_URI", "http://localhost:5000/", cwd)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://localhost:5000/v1/traces"), "{err}");
+        let err = TrackingUri::parse("MLFLOW_TRACKING_URI", "./mlruns", cwd).unwrap_err();
+        assert!(err.to_string().contains("maintenance mode"), "{err}");
+    }
+
+    #[test]
+    fn durations_are_plain_numbers() {
+        let e = env(&[(env::MLFLOW_TRACE_BUFFER_TTL_SECONDS, "12")]);
+        let r = e
+            .resolve(
+                None,
+                &[env::MLFLOW_TRACE_BUFFER_TTL_SECONDS],
+                parse_u64,
+                3600,
+            )
+            .map(|s| Duration::from_secs(s.value))
+            .unwrap();
+        assert_eq!(r, Duration::from_secs(12));
+    }
+}

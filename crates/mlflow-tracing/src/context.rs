@@ -1,0 +1,151 @@
+//! The current span, and carrying it across threads and tasks.
+//!
+//! The current MLflow span lives in the OpenTelemetry [`Context`] under a key of its own,
+//! so MLflow spans do not become the parents of unrelated OpenTelemetry instrumentation in
+//! the same program (MLflow's default, isolated mode). Like any OpenTelemetry context it
+//! is per thread: to continue a trace on another thread or in a spawned task, capture a
+//! [`TraceContext`] and attach it there.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use opentelemetry::Context;
+use opentelemetry::context::{FutureExt as _, WithContext};
+
+use crate::span::{LiveSpan, SpanInner};
+
+/// What the context holds for MLflow.
+#[derive(Clone)]
+pub(crate) enum CurrentSpan {
+    /// A recording span.
+    Recording(Arc<SpanInner>),
+    /// Inside a trace that was sampled out: new spans are no-ops.
+    Unsampled,
+}
+
+/// The MLflow span current on this thread, if any.
+pub(crate) fn current_span() -> Option<CurrentSpan> {
+    Context::map_current(|cx| cx.get::<CurrentSpan>().cloned())
+}
+
+/// The span that is current on this thread (started with [`SpanBuilder::start`] or inside
+/// [`SpanBuilder::instrument`]), or `None`.
+///
+/// [`SpanBuilder::start`]: crate::SpanBuilder::start
+/// [`SpanBuilder::instrument`]: crate::SpanBuilder::instrument
+pub fn get_current_active_span() -> Option<LiveSpan> {
+    match current_span() {
+        Some(CurrentSpan::Recording(inner)) => Some(LiveSpan::from_inner(inner)),
+        _ => None,
+    }
+}
+
+/// The MLflow trace id (`tr-…`) of the current span, or `None`.
+pub fn get_active_trace_id() -> Option<String> {
+    get_current_active_span().and_then(|s| s.trace_id().map(str::to_owned))
+}
+
+/// The current span, captured to be continued on another thread or task.
+///
+/// ```
+/// # let _g = mlflow_tracing::Tracing::disabled().set_default();
+/// use mlflow_tracing::{start_span, TraceContext};
+///
+/// let _root = start_span("request").start();
+/// let cx = TraceContext::current();
+/// std::thread::spawn(move || {
+///     let _attached = cx.attach();
+///     let _child = start_span("work").start(); // a child of "request"
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct TraceContext {
+    cx: Context,
+}
+
+impl fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let span = match self.cx.get::<CurrentSpan>() {
+            Some(CurrentSpan::Recording(inner)) => {
+                format!("{:?}", LiveSpan::from_inner(inner.clone()))
+            }
+            Some(CurrentSpan::Unsampled) => "unsampled".to_owned(),
+            None => "none".to_owned(),
+        };
+        f.debug_struct("TraceContext").field("span", &span).finish()
+    }
+}
+
+impl TraceContext {
+    /// Captures this thread's current context, including the current MLflow span.
+    pub fn current() -> Self {
+        TraceContext {
+            cx: Context::current(),
+        }
+    }
+
+    /// A context whose current span is `span`.
+    pub fn with_span(span: &LiveSpan) -> Self {
+        let current = match &span.inner {
+            Some(inner) => CurrentSpan::Recording(inner.clone()),
+            None => CurrentSpan::Unsampled,
+        };
+        TraceContext {
+            cx: Context::current().with_value(current),
+        }
+    }
+
+    /// The span this context carries.
+    pub fn span(&self) -> Option<LiveSpan> {
+        match self.cx.get::<CurrentSpan>() {
+            Some(CurrentSpan::Recording(inner)) => Some(LiveSpan::from_inner(inner.clone())),
+            _ => None,
+        }
+    }
+
+    /// Makes this context current on this thread until the guard is dropped.
+    pub fn attach(&self) -> ContextGuard {
+        ContextGuard {
+            _guard: self.cx.clone().attach(),
+        }
+    }
+
+    /// Runs `f` with this context current.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.attach();
+        f()
+    }
+
+    /// Makes this context current whenever `future` is polled; use it for futures handed
+    /// to `tokio::spawn` or another executor.
+    pub fn wrap<F: Future>(&self, future: F) -> WithContext<F> {
+        future.with_context(self.cx.clone())
+    }
+}
+
+/// Extension for futures: carry the current MLflow context into a spawned task.
+pub trait TraceFutureExt: Future + Sized {
+    /// Runs this future with the current context (and its MLflow span), wherever it is
+    /// polled: `tokio::spawn(work().in_current_trace())`.
+    fn in_current_trace(self) -> WithContext<Self> {
+        TraceContext::current().wrap(self)
+    }
+}
+
+impl<F: Future> TraceFutureExt for F {}
+
+/// Restores the previous context when dropped. Not `Send`: drop it on the thread that
+/// attached it.
+#[must_use = "the context is detached as soon as the guard is dropped"]
+pub struct ContextGuard {
+    _guard: opentelemetry::ContextGuard,
+}
+
+impl fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ContextGuard")
+    }
+}

@@ -1,0 +1,48 @@
+//! Errors of setting tracing up and of flushing it.
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+
+/// Tracing could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The configuration needs a cargo feature this build does not have.
+    #[error("{needed_for} needs the `{feature}` feature of mlflow-tracing")]
+    FeatureDisabled {
+        /// The missing feature.
+        feature: &'static str,
+        /// What it is needed for.
+        needed_for: &'static str,
+    },
+    /// An I/O operation failed.
+    #[error("{context}: {message}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        message: String,
+    },
+    /// The MLflow store refused an operation.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// A flush or shutdown did not complete cleanly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// Export did not finish in time; it goes on in the background.
+    #[error("export did not finish within {0:?}")]
+    Timeout(Duration),
+    /// Some traces could not be exported (one message per distinct failure).
+    #[error("export failed: {}", .0.join("; "))]
+    Export(Vec<String>),
+    /// The pipeline was already shut down.
+    #[error("tracing was already shut down")]
+    AlreadyShutDown,
+}

@@ -1,0 +1,135 @@
+//! # mlflow-tracing
+//!
+//! [MLflow Tracing](https://mlflow.org/docs/latest/genai/tracing/) for Rust: record traces
+//! of LLM applications and agents — nested spans with span types (LLM, CHAIN, AGENT, TOOL,
+//! …), JSON inputs and outputs, status, exception events, trace tags and metadata — on
+//! OpenTelemetry, and find them in MLflow exactly as if the Python SDK had written them.
+//!
+//! With nothing configured, traces go to `./mlflow.db`, an MLflow SQLite database that
+//! `mlflow ui` (or `mlflow server --backend-store-uri sqlite:///mlflow.db`) opens as it is.
+//!
+//! ```no_run
+//! use mlflow_tracing::{start_span, trace, SpanType};
+//! use serde_json::json;
+//!
+//! #[trace(span_type = "TOOL")]
+//! fn search(query: &str) -> Vec<String> {
+//!     vec![format!("result for {query}")]
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let _guard = mlflow_tracing::init()?; // flushes when dropped
+//!     let span = start_span("answer").span_type(SpanType::Chain).start();
+//!     span.set_inputs(json!({"question": "What is MLflow?"}));
+//!     let hits = search("MLflow");
+//!     span.set_outputs(json!({"answer": hits[0]}));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Spans
+//!
+//! [`start_span`] returns a [`SpanBuilder`]. [`SpanBuilder::start`] makes the span current
+//! on this thread and returns a [`SpanGuard`] that ends it when dropped;
+//! [`SpanBuilder::in_scope`] runs a closure inside the span; [`SpanBuilder::instrument`]
+//! runs a future inside it (the span is current whenever the future is polled, on any
+//! thread); [`SpanBuilder::start_detached`] starts a span that is not current, with an
+//! explicit parent if you like. The `#[trace]` attribute does all of this for a function,
+//! sync or async, capturing its arguments and return value.
+//!
+//! A span's [`LiveSpan`] handle sets inputs, outputs, attributes (all stored as JSON, as
+//! MLflow stores them), type, status and events, and records errors as MLflow records
+//! Python exceptions. [`update_current_trace`] sets trace tags, metadata, session and user.
+//!
+//! Spans follow the current span of their thread. To continue a trace on another thread
+//! or in a spawned task, capture a [`TraceContext`] (or use [`TraceFutureExt`]).
+//!
+//! ## Set-up and shutdown
+//!
+//! Tracing needs no set-up: the first span configures the global pipeline from the
+//! environment (see [`config::env`]). Export runs on background threads; a program must
+//! not exit before they are done. An exit hook flushes the global pipeline when the
+//! process exits normally, and [`init`] returns a guard that flushes and shuts it down
+//! when dropped, reporting configuration errors up front. Call [`flush`] to wait for
+//! export explicitly. Nothing ever blocks or panics the caller's thread while recording.
+//!
+//! ## Memory and data loss
+//!
+//! The export queues are bounded by memory (`MLFLOW_TRACE_MAX_QUEUE_BYTES`, default
+//! 128 MiB), not by a span count, and nothing is preallocated: a burst of tens of
+//! thousands of spans is exported whole with the defaults. Past the bound, spans are
+//! dropped, counted ([`Tracing::stats`]) and reported. Problems (dropped spans, export
+//! failures) are reported through the `tracing` crate when a subscriber is installed,
+//! else on standard error.
+//!
+//! ## Feature flags
+//!
+//! - `macros` (default): the `#[trace]` attribute.
+//! - `local-store` (default): the MLflow SQLite store (bundled SQLite).
+//! - `testing`: [`testing::InMemoryTraces`], an in-memory destination for tests.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod assembly;
+pub mod config;
+mod context;
+mod destination;
+mod diag;
+mod env_metadata;
+mod error;
+mod global;
+mod json;
+pub mod keys;
+#[cfg(feature = "local-store")]
+pub mod local_store;
+mod model;
+mod pipeline;
+mod span;
+mod trace_api;
+mod trace_info;
+mod types;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use config::ConfigError;
+pub use context::{
+    ContextGuard, TraceContext, TraceFutureExt, get_active_trace_id, get_current_active_span,
+};
+pub use error::{BuildError, FlushError};
+pub use global::{
+    DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
+    shutdown,
+};
+pub use model::{Span, SpanEvent, Trace, TraceInfo};
+pub use pipeline::{DestinationStats, Stats, Tracing, TracingBuilder};
+pub use span::{Instrumented, LiveSpan, SpanBuilder, SpanGuard};
+pub use trace_api::{
+    TraceUpdate, UpdateTraceError, get_last_active_trace_id, get_last_active_trace_id_in_thread,
+    update_current_trace,
+};
+pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};
+
+#[cfg(feature = "macros")]
+pub use mlflow_tracing_macros::trace;
+
+/// Starts building a span named `name`.
+///
+/// Its parent is the span current on this thread, if any; otherwise it starts a new trace
+/// in the default pipeline (the thread's scoped one, else the global one, configured from
+/// the environment on first use).
+///
+/// ```
+/// # let _g = mlflow_tracing::Tracing::disabled().set_default();
+/// use mlflow_tracing::{start_span, SpanType};
+///
+/// let span = start_span("retrieve").span_type(SpanType::Retriever).start();
+/// span.set_inputs("what is mlflow");
+/// span.set_outputs(vec!["doc-1", "doc-2"]);
+/// // the span ends when `span` is dropped
+/// ```
+pub fn start_span(name: impl Into<std::borrow::Cow<'static, str>>) -> SpanBuilder {
+    SpanBuilder::new(name.into(), None)
+}

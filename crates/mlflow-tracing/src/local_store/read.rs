@@ -1,0 +1,256 @@
+//! Reading traces back from an MLflow SQLite database.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use serde_json::{Map, Value};
+
+use super::{StoreError, sqlite_err};
+use crate::keys::{metadata, tag};
+use crate::model::{Span, Trace, TraceInfo};
+use crate::types::TraceState;
+
+/// Read-only access to the traces of an MLflow SQLite database.
+///
+/// ```no_run
+/// let store = mlflow_tracing::local_store::LocalStore::open("mlflow.db")?;
+/// for summary in store.list_traces(None, 10)? {
+///     println!("{} {:?}", summary.info().trace_id(), summary.info().name());
+/// }
+/// # Ok::<(), mlflow_tracing::local_store::StoreError>(())
+/// ```
+#[derive(Debug)]
+pub struct LocalStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A trace's info and its number of spans, as listed by [`LocalStore::list_traces`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSummary {
+    info: TraceInfo,
+    span_count: usize,
+}
+
+impl TraceSummary {
+    /// The trace's info.
+    pub fn info(&self) -> &TraceInfo {
+        &self.info
+    }
+
+    /// How many spans the trace has.
+    pub fn span_count(&self) -> usize {
+        self.span_count
+    }
+}
+
+impl LocalStore {
+    /// Opens an existing database read-only.
+    pub fn open(path: impl AsRef<Path>) -> Result<LocalStore, StoreError> {
+        let path = path.as_ref().to_owned();
+        if !path.exists() {
+            return Err(StoreError::Missing { path });
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_err(format!("opening {}", path.display())))?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)
+            .map_err(sqlite_err("setting the busy timeout"))?;
+        let is_mlflow: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
+                 ('alembic_version', 'trace_info', 'spans')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite_err(format!("reading {}", path.display())))?;
+        if is_mlflow < 3 {
+            return Err(StoreError::NotMlflow { path });
+        }
+        Ok(LocalStore { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The most recent traces (by start time), of one experiment or of all.
+    pub fn list_traces(
+        &self,
+        experiment_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        let experiment: Option<i64> = match experiment_id {
+            Some(id) => Some(
+                id.parse()
+                    .map_err(|_| StoreError::NoSuchExperiment { id: id.to_owned() })?,
+            ),
+            None => None,
+        };
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {INFO_COLUMNS}, (SELECT count(*) FROM spans s WHERE s.trace_id = t.request_id) \
+                 FROM trace_info t WHERE (?1 IS NULL OR t.experiment_id = ?1) \
+                 ORDER BY t.timestamp_ms DESC, t.request_id LIMIT ?2"
+            ))
+            .map_err(sqlite_err("listing traces"))?;
+        let rows = stmt
+            .query_map(params![experiment, limit as i64], |row| {
+                Ok((
+                    info_from_row(row)?,
+                    row.get::<_, i64>(INFO_COLUMN_COUNT)? as usize,
+                ))
+            })
+            .map_err(sqlite_err("listing traces"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite_err("listing traces"))?;
+        rows.into_iter()
+            .map(|(info, span_count)| {
+                Ok(TraceSummary {
+                    info: self.with_tags_and_metadata(info)?,
+                    span_count,
+                })
+            })
+            .collect()
+    }
+
+    /// One trace with its spans; `None` if there is no trace with this id.
+    pub fn get_trace(&self, trace_id: &str) -> Result<Option<Trace>, StoreError> {
+        let info = self
+            .conn
+            .query_row(
+                &format!("SELECT {INFO_COLUMNS} FROM trace_info t WHERE t.request_id = ?1"),
+                [trace_id],
+                info_from_row,
+            )
+            .optional()
+            .map_err(sqlite_err(format!("reading trace {trace_id}")))?;
+        let Some(info) = info else { return Ok(None) };
+        let info = self.with_tags_and_metadata(info)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT content FROM spans WHERE trace_id = ?1 ORDER BY start_time_unix_nano")
+            .map_err(sqlite_err("reading spans"))?;
+        let spans = stmt
+            .query_map([trace_id], |r| r.get::<_, String>(0))
+            .map_err(sqlite_err("reading spans"))?
+            .filter_map(|content| content.ok())
+            .filter_map(|content| Span::from_mlflow_json(trace_id, &content))
+            .collect();
+        Ok(Some(Trace::new(info, spans)))
+    }
+
+    fn with_tags_and_metadata(&self, mut info: Row2Info) -> Result<TraceInfo, StoreError> {
+        let trace_id = info.info.trace_id.clone();
+        let pairs = |table: &str| -> Result<Vec<(String, String)>, StoreError> {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT key, value FROM {table} WHERE request_id = ?1 ORDER BY key"
+                ))
+                .map_err(sqlite_err(format!("reading {table}")))?;
+            let rows = stmt
+                .query_map([&trace_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    ))
+                })
+                .map_err(sqlite_err(format!("reading {table}")))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sqlite_err(format!("reading {table}")));
+            rows
+        };
+        if let Some(name) = info.trace_name.take() {
+            info.info.tags.insert(tag::TRACE_NAME.to_owned(), name);
+        }
+        info.info.tags.extend(pairs("trace_tags")?);
+        info.info.metadata.extend(pairs("trace_request_metadata")?);
+        // The server reports these columns as metadata too.
+        if let Some(session) = info.session_id.take() {
+            info.info
+                .metadata
+                .insert(metadata::TRACE_SESSION.to_owned(), session);
+        }
+        if !info.tokens.is_empty() {
+            info.info.metadata.insert(
+                metadata::TOKEN_USAGE.to_owned(),
+                crate::json::dumps(&info.tokens),
+            );
+        }
+        if !info.cost.is_empty() {
+            info.info
+                .metadata
+                .insert(metadata::COST.to_owned(), crate::json::dumps(&info.cost));
+        }
+        Ok(info.info)
+    }
+}
+
+const INFO_COLUMNS: &str = "t.request_id, t.experiment_id, t.timestamp_ms, t.execution_time_ms, \
+     t.status, t.client_request_id, t.request_preview, t.response_preview, t.trace_name, \
+     t.session_id, t.input_tokens, t.output_tokens, t.total_tokens, t.cache_read_input_tokens, \
+     t.cache_creation_input_tokens, t.cache_creation_input_tokens_above_1hr, t.input_cost, \
+     t.output_cost, t.total_cost";
+const INFO_COLUMN_COUNT: usize = 19;
+
+/// A `trace_info` row before its tags and metadata are added.
+struct Row2Info {
+    info: TraceInfo,
+    trace_name: Option<String>,
+    session_id: Option<String>,
+    tokens: Map<String, Value>,
+    cost: Map<String, Value>,
+}
+
+fn info_from_row(row: &Row<'_>) -> rusqlite::Result<Row2Info> {
+    let mut tokens = Map::new();
+    for (i, key) in [
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "cache_creation_input_tokens_above_1hr",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if let Some(n) = row.get::<_, Option<i64>>(10 + i)? {
+            tokens.insert((*key).to_owned(), n.into());
+        }
+    }
+    let mut cost = Map::new();
+    for (i, key) in ["input_cost", "output_cost", "total_cost"]
+        .iter()
+        .enumerate()
+    {
+        if let Some(c) = row.get::<_, Option<f64>>(16 + i)? {
+            cost.insert((*key).to_owned(), c.into());
+        }
+    }
+    let status: String = row.get(4)?;
+    Ok(Row2Info {
+        info: TraceInfo {
+            trace_id: row.get(0)?,
+            experiment_id: Some(row.get::<_, i64>(1)?.to_string()),
+            request_time_ms: row.get(2)?,
+            execution_duration_ms: row.get(3)?,
+            state: TraceState::parse(&status).unwrap_or(TraceState::Unspecified),
+            client_request_id: row.get(5)?,
+            request_preview: row.get(6)?,
+            response_preview: row.get(7)?,
+            metadata: IndexMap::new(),
+            tags: IndexMap::new(),
+        },
+        trace_name: row.get(8)?,
+        session_id: row.get(9)?,
+        tokens,
+        cost,
+    })
+}

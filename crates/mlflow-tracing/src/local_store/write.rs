@@ -1,0 +1,283 @@
+//! Writing finished traces: the rows MLflow's SQL store writes for `start_trace` and
+//! `log_spans` (`trace_info`, `trace_tags`, `trace_request_metadata`, `spans`).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+use serde_json::Value;
+
+use super::{Experiment, Store, StoreError, retry_locked, sqlite_err};
+use crate::keys::{metadata, span as attr, tag};
+use crate::model::{Span, Trace};
+use crate::trace_info::{size_stats, truncate_chars};
+use crate::{json, keys};
+
+/// Metadata MLflow keeps in `trace_info` columns rather than in `trace_request_metadata`.
+const PROMOTED_METADATA: [&str; 3] = [
+    metadata::TRACE_SESSION,
+    metadata::TOKEN_USAGE,
+    metadata::COST,
+];
+/// Tags only the store sets.
+const STORE_TAGS: [&str; 2] = [tag::ARTIFACT_LOCATION, tag::SPANS_LOCATION];
+const TOKEN_COLUMNS: [(&str, &str); 6] = [
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("total_tokens", "total_tokens"),
+    ("cache_read_input_tokens", "cache_read_input_tokens"),
+    ("cache_creation_input_tokens", "cache_creation_input_tokens"),
+    (
+        "cache_creation_input_tokens_above_1hr",
+        "cache_creation_input_tokens_above_1hr",
+    ),
+];
+
+/// The outcome of writing a batch.
+#[derive(Debug, Default)]
+pub(crate) struct WriteOutcome {
+    pub(crate) written: usize,
+    /// Traces that could not be written, with why.
+    pub(crate) failed: Vec<(String, StoreError)>,
+}
+
+impl Store {
+    /// Writes `traces` in one transaction, each in its own savepoint. Traces without an
+    /// experiment id go to `default_experiment`.
+    pub(crate) fn write_traces(
+        &mut self,
+        traces: &[&Trace],
+        default_experiment: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut experiments: HashMap<String, Result<Experiment, StoreError>> = HashMap::new();
+        for trace in traces {
+            let id = trace
+                .info()
+                .experiment_id()
+                .unwrap_or(default_experiment)
+                .to_owned();
+            if !experiments.contains_key(&id) {
+                let experiment = self.experiment(&id);
+                experiments.insert(id, experiment);
+            }
+        }
+        let path = self.path.display().to_string();
+        retry_locked(|| {
+            let mut tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut outcome = WriteOutcome::default();
+            for trace in traces {
+                let id = trace.info().experiment_id().unwrap_or(default_experiment);
+                let experiment = match &experiments[id] {
+                    Ok(experiment) => experiment,
+                    Err(err) => {
+                        outcome
+                            .failed
+                            .push((trace.info().trace_id().to_owned(), err.clone()));
+                        continue;
+                    }
+                };
+                let sp = tx.savepoint()?;
+                match write_trace(&sp, trace, experiment) {
+                    Ok(()) => {
+                        sp.commit()?;
+                        outcome.written += 1;
+                    }
+                    Err(err) if super::is_busy(&err) => return Err(err),
+                    Err(err) => {
+                        drop(sp);
+                        outcome.failed.push((
+                            trace.info().trace_id().to_owned(),
+                            StoreError::Sqlite {
+                                context: format!("writing trace {}", trace.info().trace_id()),
+                                message: err.to_string(),
+                            },
+                        ));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .map_err(sqlite_err(format!("writing traces to {path}")))
+    }
+}
+
+fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusqlite::Result<()> {
+    let info = trace.info();
+    let trace_id = info.trace_id();
+    let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
+
+    // Size statistics are computed as the Python exporter does: over the trace as it is
+    // about to be logged, with its experiment.
+    let mut sized = trace.info().clone();
+    sized.experiment_id = Some(experiment.id.clone());
+    let (stats, total) = size_stats(&sized, trace.spans());
+
+    let mut metadata: Vec<(String, String)> = info
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    metadata.push((metadata::SIZE_STATS.to_owned(), json::dumps(&stats)));
+    metadata.push((metadata::SIZE_BYTES.to_owned(), total.to_string()));
+
+    let token_usage = info
+        .metadata()
+        .get(metadata::TOKEN_USAGE)
+        .and_then(|raw| serde_json::from_str::<Value>(raw).ok());
+    let tokens = |key: &str| {
+        token_usage
+            .as_ref()
+            .and_then(|u| u.get(key))
+            .and_then(Value::as_i64)
+    };
+    let cost = info
+        .metadata()
+        .get(metadata::COST)
+        .and_then(|raw| serde_json::from_str::<Value>(raw).ok());
+    let cost_of = |key: &str| {
+        cost.as_ref()
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_f64)
+    };
+    let session_id = info
+        .metadata()
+        .get(metadata::TRACE_SESSION)
+        .map(|s| truncate_chars(s, keys::MAX_CHARS_IN_METADATA).to_owned());
+    let trace_name = info
+        .tags()
+        .get(tag::TRACE_NAME)
+        .map(|n| truncate_chars(n, keys::MAX_CHARS_IN_TAG_VALUE).to_owned());
+
+    tx.execute(
+        "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
+         status, client_request_id, request_preview, response_preview, db_payload_generation, \
+         trace_name, session_id, input_tokens, output_tokens, total_tokens, \
+         cache_read_input_tokens, cache_creation_input_tokens, \
+         cache_creation_input_tokens_above_1hr, input_cost, output_cost, total_cost) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19)",
+        params![
+            trace_id,
+            experiment_id,
+            info.request_time_ms(),
+            info.execution_duration_ms(),
+            info.state().as_str(),
+            info.client_request_id(),
+            info.request_preview(),
+            info.response_preview(),
+            trace_name,
+            session_id,
+            tokens(TOKEN_COLUMNS[0].0),
+            tokens(TOKEN_COLUMNS[1].0),
+            tokens(TOKEN_COLUMNS[2].0),
+            tokens(TOKEN_COLUMNS[3].0),
+            tokens(TOKEN_COLUMNS[4].0),
+            tokens(TOKEN_COLUMNS[5].0),
+            cost_of("input_cost"),
+            cost_of("output_cost"),
+            cost_of("total_cost"),
+        ],
+    )?;
+
+    let mut insert_tag = tx.prepare_cached(
+        "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for (key, value) in info.tags() {
+        if key != tag::TRACE_NAME && !STORE_TAGS.contains(&key.as_str()) {
+            insert_tag.execute(params![key, value, trace_id])?;
+        }
+    }
+    let artifacts = format!(
+        "{}/traces/{trace_id}/artifacts",
+        experiment.artifact_location.trim_end_matches('/')
+    );
+    insert_tag.execute(params![tag::ARTIFACT_LOCATION, artifacts, trace_id])?;
+    insert_tag.execute(params![tag::SPANS_LOCATION, "TRACKING_STORE", trace_id])?;
+
+    let mut insert_metadata = tx.prepare_cached(
+        "INSERT OR REPLACE INTO trace_request_metadata (key, value, request_id) VALUES (?1, ?2, ?3)",
+    )?;
+    metadata.retain(|(k, _)| !PROMOTED_METADATA.contains(&k.as_str()));
+    metadata.push((metadata::INFO_FINALIZED.to_owned(), "true".to_owned()));
+    metadata.sort();
+    for (key, value) in &metadata {
+        insert_metadata.execute(params![key, value, trace_id])?;
+    }
+
+    let mut insert_span = tx.prepare_cached(
+        "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
+         start_time_unix_nano, end_time_unix_nano, content, input_cost, output_cost, total_cost, \
+         model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+         ?13, ?14, ?15)",
+    )?;
+    for span in trace.spans() {
+        let stored = enrich_for_store(span);
+        let cost = stored
+            .attribute(attr::LLM_COST)
+            .filter(Value::is_object)
+            .unwrap_or(Value::Null);
+        let span_type = match stored.attribute(attr::SPAN_TYPE) {
+            Some(Value::String(t)) => Some(t),
+            _ => None,
+        };
+        let string_attr = |key| match stored.attribute(key) {
+            Some(Value::String(s)) => Some(truncate_chars(&s, 500).to_owned()),
+            _ => None,
+        };
+        insert_span.execute(params![
+            trace_id,
+            experiment_id,
+            stored.span_id(),
+            stored.parent_id(),
+            stored.name(),
+            span_type,
+            stored.status().code().as_str(),
+            stored.start_time_ns() as i64,
+            stored.end_time_ns() as i64,
+            stored.to_mlflow_json(),
+            cost.get("input_cost").and_then(Value::as_f64),
+            cost.get("output_cost").and_then(Value::as_f64),
+            cost.get("total_cost").and_then(Value::as_f64),
+            string_attr(attr::MODEL),
+            string_attr(attr::MODEL_PROVIDER),
+        ])?;
+    }
+    Ok(())
+}
+
+/// What MLflow's store adds to a span when it stores it (`translate_span_when_storing`):
+/// the model name, from the GenAI semantic conventions or the `model` field of the
+/// inputs or outputs. (MLflow also prices tokens from its bundled model catalog; that
+/// catalog is not part of this crate, so `mlflow.llm.cost` is only stored when the span
+/// carries it.)
+fn enrich_for_store(span: &Span) -> std::borrow::Cow<'_, Span> {
+    if span.attributes.contains_key(attr::MODEL) {
+        return std::borrow::Cow::Borrowed(span);
+    }
+    let from_semconv = ["gen_ai.request.model", "gen_ai.response.model"]
+        .iter()
+        .find_map(|k| match span.attribute(k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        });
+    let from_payload = || {
+        [attr::INPUTS, attr::OUTPUTS].iter().find_map(|k| {
+            match span.attribute(k).as_ref().and_then(|v| v.get("model")) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            }
+        })
+    };
+    match from_semconv.or_else(from_payload) {
+        Some(model) => {
+            let mut enriched = span.clone();
+            enriched
+                .attributes
+                .insert(attr::MODEL.to_owned(), Value::String(json::quote(&model)));
+            std::borrow::Cow::Owned(enriched)
+        }
+        None => std::borrow::Cow::Borrowed(span),
+    }
+}

@@ -1,0 +1,722 @@
+//! The export pipeline behind a [`Tracing`] handle.
+//!
+//! ```text
+//! span API ──SpanData──▶ AssemblyProcessor ──channel──▶ assembler thread ──▶ destination workers
+//!  (caller thread)        (reserve memory)               (per-trace buffer,    (one thread each:
+//!                                                          TraceInfo at root)    local store, …)
+//! ```
+//!
+//! Everything after the processor runs on background threads, so the cost on the
+//! caller's thread is building the OpenTelemetry span and one channel send.
+
+mod barrier;
+mod budget;
+mod processor;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::TraceId;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{StringValue, Value};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanLimits};
+
+pub(crate) use barrier::Barrier;
+pub(crate) use budget::{Budget, Ticket};
+use processor::AssemblyProcessor;
+
+use crate::assembly::{self, AssemblySettings};
+use crate::config::{self, Env, ExperimentSelector, Setting, Source, TrackingUri, env};
+use crate::destination::{self, Destination, DestinationHandle};
+use crate::error::{BuildError, FlushError};
+use crate::trace_api::TraceUpdate;
+
+/// Instrumentation scope of every span, as in MLflow.
+pub(crate) const SCOPE_NAME: &str = "mlflow.tracing.provider";
+const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
+const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
+const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
+
+/// What the assembler thread receives.
+pub(crate) enum Msg {
+    /// A root span started: a new trace.
+    TraceStarted(Arc<TraceShared>),
+    /// A span ended.
+    SpanEnded(Box<SpanData>, Ticket),
+    /// A span ended but did not fit in the queue.
+    SpanDropped { trace_id: TraceId, root: bool },
+    /// `update_current_trace`.
+    Update {
+        trace_id: TraceId,
+        update: Box<TraceUpdate>,
+    },
+    /// Export everything received so far.
+    Flush(Arc<Barrier>),
+    /// Export everything received so far, then stop.
+    Shutdown(Arc<Barrier>),
+}
+
+/// State shared by every span of one trace.
+#[derive(Debug)]
+pub(crate) struct TraceShared {
+    pub(crate) otel_trace_id: TraceId,
+    /// `tr-<32 hex>`.
+    pub(crate) request_id: Arc<str>,
+    /// `"\"tr-<32 hex>\""`, the value of `mlflow.traceRequestId` on every span.
+    pub(crate) request_id_attr: StringValue,
+    /// The root span's name, the trace name.
+    pub(crate) root_name: String,
+    /// Recording spans started in this trace; the trace is complete when the assembler
+    /// has received this many.
+    pub(crate) started: AtomicU32,
+}
+
+impl TraceShared {
+    pub(crate) fn new(otel_trace_id: TraceId, root_name: String) -> Self {
+        let request_id: Arc<str> =
+            format!("{}{otel_trace_id}", crate::keys::TRACE_ID_PREFIX).into();
+        let request_id_attr = StringValue::from(Arc::<str>::from(crate::json::quote(&request_id)));
+        TraceShared {
+            otel_trace_id,
+            request_id,
+            request_id_attr,
+            root_name,
+            started: AtomicU32::new(1),
+        }
+    }
+
+    pub(crate) fn request_id_value(&self) -> Value {
+        Value::String(self.request_id_attr.clone())
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) fn inc(&self) {
+        self.add(1);
+    }
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) spans_ended: Counter,
+    pub(crate) spans_dropped: Counter,
+    pub(crate) traces_completed: Counter,
+    pub(crate) traces_dropped: Counter,
+}
+
+/// State shared between the handle, the processor and the worker threads.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) budget: Arc<Budget>,
+    pub(crate) counters: Counters,
+}
+
+pub(crate) struct Pipeline {
+    tracer: SdkTracer,
+    provider: SdkTracerProvider,
+    sender: Sender<Msg>,
+    shared: Arc<Shared>,
+    destinations: Vec<DestinationHandle>,
+    flush_timeout: Duration,
+    shut_down: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    description: Vec<String>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("destinations", &self.description)
+            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    pub(crate) fn tracer(&self) -> &SdkTracer {
+        &self.tracer
+    }
+
+    /// Whether spans should be recorded at all.
+    pub(crate) fn is_active(&self) -> bool {
+        !self.destinations.is_empty() && !self.shut_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn send(&self, msg: Msg) {
+        if self.sender.send(msg).is_err() {
+            self.shared.counters.spans_dropped.inc();
+        }
+    }
+
+    fn flush_barrier(&self, shutdown: bool) -> Arc<Barrier> {
+        let barrier = Barrier::new(1 + self.destinations.len());
+        let msg = if shutdown {
+            Msg::Shutdown(barrier.clone())
+        } else {
+            Msg::Flush(barrier.clone())
+        };
+        if self.sender.send(msg).is_err() {
+            // The assembler is gone, so nothing is pending.
+            for _ in 0..=self.destinations.len() {
+                barrier.complete_part(Vec::new());
+            }
+        }
+        barrier
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let barrier = self.flush_barrier(false);
+        match barrier.wait(timeout) {
+            None => Err(FlushError::Timeout(timeout)),
+            Some(errors) if errors.is_empty() => Ok(()),
+            Some(errors) => Err(FlushError::Export(errors)),
+        }
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(FlushError::AlreadyShutDown);
+        }
+        let barrier = self.flush_barrier(true);
+        let result = match barrier.wait(timeout) {
+            None => Err(FlushError::Timeout(timeout)),
+            Some(errors) if errors.is_empty() => Ok(()),
+            Some(errors) => Err(FlushError::Export(errors)),
+        };
+        if result.is_ok() {
+            // Every worker has finished; joining returns at once.
+            if let Ok(mut threads) = self.threads.lock() {
+                for thread in threads.drain(..) {
+                    let _ = thread.join();
+                }
+            }
+        }
+        let _ = self
+            .provider
+            .shutdown_with_timeout(Duration::from_millis(100));
+        result
+    }
+
+    fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            spans_ended: c.spans_ended.get(),
+            spans_dropped: c.spans_dropped.get(),
+            traces_completed: c.traces_completed.get(),
+            traces_dropped: c.traces_dropped.get(),
+            queued_bytes: self.shared.budget.used(),
+            max_queue_bytes: self.shared.budget.max(),
+            destinations: self
+                .destinations
+                .iter()
+                .map(DestinationHandle::stats)
+                .collect(),
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // The last handle is gone: let the workers drain what they hold and stop, without
+        // waiting for them.
+        if !self.shut_down.swap(true, Ordering::AcqRel) {
+            let _ = self.sender.send(Msg::Shutdown(Barrier::new(usize::MAX)));
+        }
+    }
+}
+
+/// A tracing pipeline: where spans go and how they get there.
+///
+/// Cheap to clone. Most programs never touch one: the global pipeline is configured from
+/// the environment on first use. Build one with [`Tracing::builder`] to configure it in
+/// code, to install it globally ([`TracingBuilder::install`]) or to scope it to a thread
+/// ([`Tracing::set_default`], handy in tests).
+#[derive(Clone, Debug)]
+pub struct Tracing {
+    pub(crate) inner: Arc<Pipeline>,
+}
+
+impl Tracing {
+    /// A builder reading the process environment for anything not set in code.
+    pub fn builder() -> TracingBuilder {
+        TracingBuilder::new()
+    }
+
+    /// A pipeline configured from the process environment alone.
+    pub fn from_env() -> Result<Tracing, BuildError> {
+        TracingBuilder::new().build()
+    }
+
+    /// A pipeline that records nothing: every span is a no-op.
+    pub fn disabled() -> Tracing {
+        TracingBuilder::new()
+            .destinations_from_config(false)
+            .build_with(Vec::new(), None)
+    }
+
+    /// Starts a span in this pipeline; see [`start_span`](crate::start_span). A current span
+    /// of another pipeline is not used as the parent.
+    pub fn start_span(
+        &self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> crate::SpanBuilder {
+        crate::span::SpanBuilder::new(name.into(), Some(self.inner.clone()))
+    }
+
+    /// Waits until every trace finished so far has been exported (or failed), at most the
+    /// configured flush timeout (`MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS`, default 10 s).
+    ///
+    /// Traces whose root span has not ended yet are not waited for.
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.inner.flush(self.inner.flush_timeout)
+    }
+
+    /// Like [`flush`](Tracing::flush) with an explicit upper bound.
+    pub fn flush_with_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.inner.flush(timeout)
+    }
+
+    /// [`flush`](Tracing::flush) for async code: completes when everything finished so
+    /// far has been exported, without blocking the executor. Bound it with your runtime's
+    /// timeout if needed.
+    pub fn flush_async(&self) -> impl std::future::Future<Output = Result<(), FlushError>> + use<> {
+        let barrier = self.inner.flush_barrier(false);
+        async move {
+            let errors = barrier.wait_async().await;
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(FlushError::Export(errors))
+            }
+        }
+    }
+
+    /// Exports everything finished so far and stops the pipeline; later spans are no-ops.
+    /// Waits at most the flush timeout.
+    pub fn shutdown(&self) -> Result<(), FlushError> {
+        self.inner.shutdown(self.inner.flush_timeout)
+    }
+
+    /// Like [`shutdown`](Tracing::shutdown) with an explicit upper bound.
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.inner.shutdown(timeout)
+    }
+
+    /// Whether spans started in this pipeline are recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_active()
+    }
+
+    /// Counters: spans ended and dropped, traces completed and dropped, queue memory,
+    /// and per destination the traces exported and failed.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Where this pipeline sends traces, one line per destination.
+    pub fn destinations(&self) -> &[String] {
+        &self.inner.description
+    }
+
+    /// Makes this pipeline the default for new traces on the current thread until the
+    /// returned guard is dropped. Spans started inside a span of this pipeline stay in it
+    /// on any thread. Tests use this to run in parallel without global state.
+    pub fn set_default(&self) -> crate::global::DefaultGuard {
+        crate::global::push_default(self.clone())
+    }
+
+    /// Runs `f` with this pipeline as the thread's default.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.set_default();
+        f()
+    }
+}
+
+/// Counters of a [`Tracing`] pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Spans that ended and were offered to the pipeline.
+    pub spans_ended: u64,
+    /// Spans that were dropped: the queue was full, tracing was shut down, or the span
+    /// ended after its trace had been exported.
+    pub spans_dropped: u64,
+    /// Traces whose root span ended and that were handed to the destinations.
+    pub traces_completed: u64,
+    /// Traces that were dropped before export (their root span was dropped, or they were
+    /// still unfinished at shutdown or after `MLFLOW_TRACE_BUFFER_TTL_SECONDS`).
+    pub traces_dropped: u64,
+    /// Memory the queues hold now, in bytes.
+    pub queued_bytes: usize,
+    /// The bound on that memory.
+    pub max_queue_bytes: usize,
+    /// Per destination.
+    pub destinations: Vec<DestinationStats>,
+}
+
+/// Counters of one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationStats {
+    /// The destination, as in [`Tracing::destinations`].
+    pub name: String,
+    /// Traces written.
+    pub traces_exported: u64,
+    /// Traces that could not be written.
+    pub traces_failed: u64,
+}
+
+/// Configures a [`Tracing`] pipeline. Values set here win over the environment.
+#[must_use = "a builder does nothing until `build` or `install` is called"]
+pub struct TracingBuilder {
+    env: Env,
+    tracking_uri: Option<String>,
+    experiment: Option<ExperimentSelector>,
+    sampling_ratio: Option<f64>,
+    max_queue_bytes: Option<u64>,
+    flush_timeout: Option<Duration>,
+    buffer_ttl: Option<Duration>,
+    default_destinations: bool,
+    extra: Vec<Box<dyn Destination>>,
+}
+
+impl fmt::Debug for TracingBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracingBuilder")
+            .field("tracking_uri", &self.tracking_uri)
+            .field("experiment", &self.experiment)
+            .field("sampling_ratio", &self.sampling_ratio)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TracingBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TracingBuilder {
+    fn new() -> Self {
+        TracingBuilder {
+            env: Env::process(),
+            tracking_uri: None,
+            experiment: None,
+            sampling_ratio: None,
+            max_queue_bytes: None,
+            flush_timeout: None,
+            buffer_ttl: None,
+            default_destinations: true,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Reads configuration from `lookup` instead of the process environment.
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Env::from_fn(lookup);
+        self
+    }
+
+    /// Where traces go (`MLFLOW_TRACKING_URI`), e.g. `sqlite:///mlflow.db`.
+    pub fn tracking_uri(mut self, uri: impl Into<String>) -> Self {
+        self.tracking_uri = Some(uri.into());
+        self
+    }
+
+    /// The experiment to log to, by id (`MLFLOW_EXPERIMENT_ID`).
+    pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
+        self.experiment = Some(ExperimentSelector::Id(id.into()));
+        self
+    }
+
+    /// The experiment to log to, by name (`MLFLOW_EXPERIMENT_NAME`); created if missing.
+    pub fn experiment_name(mut self, name: impl Into<String>) -> Self {
+        self.experiment = Some(ExperimentSelector::Name(name.into()));
+        self
+    }
+
+    /// Fraction of traces to record (`MLFLOW_TRACE_SAMPLING_RATIO`), `0.0..=1.0`.
+    pub fn sampling_ratio(mut self, ratio: f64) -> Self {
+        self.sampling_ratio = Some(ratio);
+        self
+    }
+
+    /// Memory the export queues may hold (`MLFLOW_TRACE_MAX_QUEUE_BYTES`).
+    pub fn max_queue_bytes(mut self, bytes: u64) -> Self {
+        self.max_queue_bytes = Some(bytes);
+        self
+    }
+
+    /// Upper bound of `flush`/`shutdown` (`MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS`).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// How long an unfinished trace is kept (`MLFLOW_TRACE_BUFFER_TTL_SECONDS`).
+    pub fn buffer_ttl(mut self, ttl: Duration) -> Self {
+        self.buffer_ttl = Some(ttl);
+        self
+    }
+
+    /// Whether to export to the destination the configuration selects (the MLflow store).
+    /// Turn it off to export only to destinations added in code, e.g. in tests.
+    pub fn destinations_from_config(mut self, enabled: bool) -> Self {
+        self.default_destinations = enabled;
+        self
+    }
+
+    /// Also exports to an in-memory store, for tests.
+    #[cfg(feature = "testing")]
+    pub fn with_in_memory(mut self, store: &crate::testing::InMemoryTraces) -> Self {
+        self.extra.push(Box::new(store.destination()));
+        self
+    }
+
+    /// Builds the pipeline and starts its background threads.
+    pub fn build(mut self) -> Result<Tracing, BuildError> {
+        let resolved = Resolved::from_builder(&mut self)?;
+        let mut destinations = std::mem::take(&mut self.extra);
+        if self.default_destinations {
+            destinations.extend(resolved.config_destinations()?);
+        }
+        Ok(self.build_with(destinations, Some(resolved)))
+    }
+
+    /// Builds the pipeline, makes it the global default, and returns a guard that flushes
+    /// and shuts it down when dropped. Keep the guard alive until the program ends.
+    pub fn install(self) -> Result<crate::TracingGuard, BuildError> {
+        let tracing = self.build()?;
+        Ok(crate::global::install(tracing))
+    }
+
+    fn build_with(
+        self,
+        destinations: Vec<Box<dyn Destination>>,
+        resolved: Option<Resolved>,
+    ) -> Tracing {
+        let resolved = match resolved {
+            Some(r) => r,
+            None => Resolved::defaults(&self.env),
+        };
+        let shared = Arc::new(Shared {
+            budget: Budget::new(resolved.max_queue_bytes.value as usize),
+            counters: Counters::default(),
+        });
+        let (sender, receiver) = mpsc::channel();
+        let mut threads = Vec::new();
+        let mut handles = Vec::new();
+        for dest in destinations {
+            let (handle, thread) = destination::spawn(dest);
+            handles.push(handle);
+            threads.extend(thread);
+        }
+        let description = handles.iter().map(|h| h.name().to_owned()).collect();
+        let settings = AssemblySettings {
+            experiment_id: resolved.experiment_id(),
+            env_metadata: crate::env_metadata::resolve(&self.env),
+            buffer_ttl: resolved.buffer_ttl.value,
+        };
+        if handles.is_empty() {
+            // Nothing to export to: no thread, and flushes complete at once.
+            drop(receiver);
+        } else {
+            threads.extend(assembly::spawn(
+                receiver,
+                handles.clone(),
+                shared.clone(),
+                settings,
+            ));
+        }
+        let ratio = resolved.sampling_ratio.value;
+        let sampler = if ratio >= 1.0 {
+            Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+        } else {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_limits(resolved.span_limits)
+            .with_span_processor(AssemblyProcessor::new(sender.clone(), shared.clone()))
+            .build();
+        let tracer = provider.tracer_with_scope(InstrumentationScope::builder(SCOPE_NAME).build());
+        Tracing {
+            inner: Arc::new(Pipeline {
+                tracer,
+                provider,
+                sender,
+                shared,
+                destinations: handles,
+                flush_timeout: resolved.flush_timeout.value,
+                shut_down: AtomicBool::new(false),
+                threads: Mutex::new(threads),
+                description,
+            }),
+        }
+    }
+}
+
+/// The builder's settings after applying the environment and the defaults.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub(crate) tracking_uri: Setting<TrackingUri>,
+    pub(crate) experiment: Setting<ExperimentSelector>,
+    pub(crate) sampling_ratio: Setting<f64>,
+    pub(crate) max_queue_bytes: Setting<u64>,
+    pub(crate) flush_timeout: Setting<Duration>,
+    pub(crate) buffer_ttl: Setting<Duration>,
+    pub(crate) span_limits: SpanLimits,
+}
+
+impl Resolved {
+    fn from_builder(b: &mut TracingBuilder) -> Result<Self, BuildError> {
+        let cwd = std::env::current_dir().map_err(|e| BuildError::Io {
+            context: "reading the working directory".to_owned(),
+            message: e.to_string(),
+        })?;
+        let e = &b.env;
+        let tracking_uri = match (b.tracking_uri.as_deref(), e.get(env::MLFLOW_TRACKING_URI)) {
+            (Some(uri), _) => {
+                Setting::new(TrackingUri::parse("tracking_uri", uri, &cwd)?, Source::Code)
+            }
+            (None, Some(uri)) => Setting::new(
+                TrackingUri::parse(env::MLFLOW_TRACKING_URI, &uri, &cwd)?,
+                Source::Env(env::MLFLOW_TRACKING_URI),
+            ),
+            (None, None) => Setting::new(TrackingUri::default_local(&cwd), Source::Default),
+        };
+        let experiment = match (
+            &b.experiment,
+            e.get(env::MLFLOW_EXPERIMENT_NAME),
+            e.get(env::MLFLOW_EXPERIMENT_ID),
+        ) {
+            (Some(selector), _, _) => Setting::new(selector.clone(), Source::Code),
+            (None, Some(name), _) => Setting::new(
+                ExperimentSelector::Name(name),
+                Source::Env(env::MLFLOW_EXPERIMENT_NAME),
+            ),
+            (None, None, Some(id)) => Setting::new(
+                ExperimentSelector::Id(id),
+                Source::Env(env::MLFLOW_EXPERIMENT_ID),
+            ),
+            (None, None, None) => Setting::new(ExperimentSelector::Default, Source::Default),
+        };
+        if let Some(ratio) = b.sampling_ratio {
+            config::parse_ratio(&ratio.to_string()).map_err(|expected| {
+                config::ConfigError::new("sampling_ratio", &ratio.to_string(), expected)
+            })?;
+        }
+        let sampling_ratio = e.resolve(
+            b.sampling_ratio,
+            &[env::MLFLOW_TRACE_SAMPLING_RATIO],
+            config::parse_ratio,
+            1.0,
+        )?;
+        let max_queue_bytes = e.resolve(
+            b.max_queue_bytes,
+            &[env::MLFLOW_TRACE_MAX_QUEUE_BYTES],
+            config::parse_u64,
+            DEFAULT_MAX_QUEUE_BYTES,
+        )?;
+        let flush_timeout = e
+            .resolve(
+                b.flush_timeout.map(|d| d.as_millis() as u64),
+                &[env::MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS],
+                config::parse_u64,
+                DEFAULT_FLUSH_TIMEOUT_MILLIS,
+            )
+            .map(|s| Setting::new(Duration::from_millis(s.value), s.source))?;
+        let buffer_ttl = e
+            .resolve(
+                b.buffer_ttl.map(|d| d.as_secs()),
+                &[env::MLFLOW_TRACE_BUFFER_TTL_SECONDS],
+                config::parse_u64,
+                DEFAULT_BUFFER_TTL_SECONDS,
+            )
+            .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
+        let limit = |var| {
+            e.resolve(None, &[var], config::parse_limit, 128)
+                .map(|s| s.value)
+        };
+        let span_limits = SpanLimits {
+            max_attributes_per_span: limit(env::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT)?,
+            max_events_per_span: limit(env::OTEL_SPAN_EVENT_COUNT_LIMIT)?,
+            max_links_per_span: limit(env::OTEL_SPAN_LINK_COUNT_LIMIT)?,
+            ..SpanLimits::default()
+        };
+        Ok(Resolved {
+            tracking_uri,
+            experiment,
+            sampling_ratio,
+            max_queue_bytes,
+            flush_timeout,
+            buffer_ttl,
+            span_limits,
+        })
+    }
+
+    fn defaults(env: &Env) -> Self {
+        let _ = env;
+        Resolved {
+            tracking_uri: Setting::new(
+                TrackingUri::default_local(std::path::Path::new(".")),
+                Source::Default,
+            ),
+            experiment: Setting::new(ExperimentSelector::Default, Source::Default),
+            sampling_ratio: Setting::new(1.0, Source::Default),
+            max_queue_bytes: Setting::new(DEFAULT_MAX_QUEUE_BYTES, Source::Default),
+            flush_timeout: Setting::new(
+                Duration::from_millis(DEFAULT_FLUSH_TIMEOUT_MILLIS),
+                Source::Default,
+            ),
+            buffer_ttl: Setting::new(
+                Duration::from_secs(DEFAULT_BUFFER_TTL_SECONDS),
+                Source::Default,
+            ),
+            span_limits: SpanLimits::default(),
+        }
+    }
+
+    /// The experiment id when it is known without asking a store.
+    fn experiment_id(&self) -> Option<String> {
+        match &self.experiment.value {
+            ExperimentSelector::Default => Some("0".to_owned()),
+            ExperimentSelector::Id(id) => Some(id.clone()),
+            ExperimentSelector::Name(_) => None,
+        }
+    }
+
+    fn config_destinations(&self) -> Result<Vec<Box<dyn Destination>>, BuildError> {
+        match &self.tracking_uri.value {
+            #[cfg(feature = "local-store")]
+            TrackingUri::Sqlite { path } => Ok(vec![Box::new(
+                crate::destination::local_store::LocalStoreDestination::new(
+                    path.clone(),
+                    self.experiment.value.clone(),
+                ),
+            )]),
+            #[cfg(not(feature = "local-store"))]
+            TrackingUri::Sqlite { .. } => Err(BuildError::FeatureDisabled {
+                feature: "local-store",
+                needed_for: "writing traces to an MLflow SQLite database",
+            }),
+        }
+    }
+}

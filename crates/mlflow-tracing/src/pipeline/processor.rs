@@ -1,0 +1,109 @@
+//! The OpenTelemetry span processor: the only part of the pipeline that runs on the
+//! thread that ends a span.
+//!
+//! It reserves queue memory for the finished span and hands it to the assembler thread
+//! over a lock-free channel. No I/O, no locks, no JSON work.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use opentelemetry::Context;
+use opentelemetry::Value;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+
+use super::{Msg, Shared};
+use crate::diag;
+
+#[derive(Debug)]
+pub(crate) struct AssemblyProcessor {
+    sender: Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl AssemblyProcessor {
+    pub(crate) fn new(sender: Sender<Msg>, shared: Arc<Shared>) -> Self {
+        AssemblyProcessor { sender, shared }
+    }
+}
+
+impl SpanProcessor for AssemblyProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        let shared = &self.shared;
+        shared.counters.spans_ended.inc();
+        let trace_id = span.span_context.trace_id();
+        let root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID;
+        let message = match shared.budget.try_acquire(estimate_size(&span)) {
+            Some(ticket) => Msg::SpanEnded(Box::new(span), ticket),
+            None => {
+                shared.counters.spans_dropped.inc();
+                let budget = &shared.budget;
+                diag::warn("queue-full", || {
+                    format!(
+                        "the export queue is full ({} of {} bytes in use): span {:?} was \
+                         dropped. Raise MLFLOW_TRACE_MAX_QUEUE_BYTES or check that the \
+                         destinations keep up",
+                        budget.used(),
+                        budget.max(),
+                        span.name
+                    )
+                });
+                Msg::SpanDropped { trace_id, root }
+            }
+        };
+        if self.sender.send(message).is_err() {
+            shared.counters.spans_dropped.inc();
+            diag::warn("ended-after-shutdown", || {
+                "a span ended after tracing was shut down and was dropped".to_owned()
+            });
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// What a span costs in memory while queued: its strings plus a fixed overhead for the
+/// structures around them. An estimate that errs on the high side.
+pub(crate) fn estimate_size(span: &SpanData) -> usize {
+    const SPAN_OVERHEAD: usize = 320;
+    const ENTRY_OVERHEAD: usize = 48;
+    let attributes: usize = span
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str().len() + value_size(&kv.value))
+        .sum();
+    let events: usize = span
+        .events
+        .iter()
+        .map(|e| {
+            e.name.len()
+                + ENTRY_OVERHEAD
+                + e.attributes
+                    .iter()
+                    .map(|kv| kv.key.as_str().len() + value_size(&kv.value))
+                    .sum::<usize>()
+        })
+        .sum();
+    SPAN_OVERHEAD + span.name.len() + attributes + events
+}
+
+fn value_size(value: &Value) -> usize {
+    const ENTRY_OVERHEAD: usize = 48;
+    ENTRY_OVERHEAD
+        + match value {
+            Value::String(s) => s.as_str().len(),
+            Value::Array(opentelemetry::Array::String(items)) => {
+                items.iter().map(|s| s.as_str().len() + 24).sum()
+            }
+            Value::Array(_) => 64,
+            _ => 0,
+        }
+}
