@@ -27,19 +27,69 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "crates" / "mlflow-tracing" / "src" / "local_store" / "schema"
 
 
+def sql_literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+CONSTRAINT_PREFIXES = ("CONSTRAINT ", "PRIMARY KEY", "FOREIGN KEY", "UNIQUE", "CHECK")
+
+
+def canonical_table_sql(sql: str) -> str:
+    """The table's CREATE statement with its table constraints sorted. Alembic's batch
+    migrations recreate tables with their constraints in an order that changes from run to
+    run (it iterates over sets of constraint objects); columns keep their order."""
+    lines = sql.split("\n")
+    head, body, tail = lines[0], lines[1:-1], lines[-1]
+    items = [line.rstrip().rstrip(",") for line in body]
+    split = len(items)
+    while split > 0 and items[split - 1].strip().startswith(CONSTRAINT_PREFIXES):
+        split -= 1
+    items = items[:split] + sorted(items[split:])
+    return "\n".join([head, *(item + ", " for item in items[:-1]), items[-1], tail])
+
+
+def dump(conn: sqlite3.Connection) -> list[str]:
+    """Tables, their rows, then indexes, triggers and views, each sorted by name, so the
+    output does not depend on the order in which migrations happened to create them."""
+    statements = []
+    tables = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).fetchall()
+    for _, sql in tables:
+        statements.append(canonical_table_sql(sql) + ";")
+    for name, _ in tables:
+        for row in conn.execute(f'SELECT * FROM "{name}" ORDER BY 1'):
+            values = ",".join(sql_literal(v) for v in row)
+            statements.append(f'INSERT INTO "{name}" VALUES({values});')
+    for kind in ("index", "trigger", "view"):
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL ORDER BY name",
+            (kind,),
+        ):
+            statements.append(sql + ";")
+    return statements
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "empty.db"
         mlflow_cli = Path(sys.executable).with_name("mlflow")
-        env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+        # A fixed hash seed: alembic rebuilds tables from Python sets, whose order (and so
+        # the order of constraints in CREATE TABLE) otherwise changes from run to run.
+        env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONHASHSEED="0")
         subprocess.run(
             [str(mlflow_cli), "db", "upgrade", f"sqlite:///{db}"],
             check=True, env=env, capture_output=True,
         )
         conn = sqlite3.connect(db)
-        statements = [s for s in conn.iterdump() if s not in ("BEGIN TRANSACTION;", "COMMIT;")]
+        statements = dump(conn)
         (head,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         conn.close()
 

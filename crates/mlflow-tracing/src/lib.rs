@@ -98,6 +98,7 @@ pub use config::ConfigError;
 pub use context::{
     ContextGuard, TraceContext, TraceFutureExt, get_active_trace_id, get_current_active_span,
 };
+pub use destination::custom::TraceExporter;
 pub use error::{BuildError, FlushError};
 pub use global::{
     DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,

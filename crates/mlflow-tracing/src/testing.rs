@@ -19,7 +19,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::destination::memory::MemoryDestination;
+use crate::TraceExporter;
 use crate::model::Trace;
 
 /// Traces kept in memory by a pipeline built with
@@ -53,14 +53,19 @@ impl InMemoryTraces {
             traces.clear();
         }
     }
+}
 
-    pub(crate) fn push(&self, traces: impl IntoIterator<Item = Trace>) {
-        if let Ok(mut stored) = self.traces.lock() {
-            stored.extend(traces);
-        }
+impl TraceExporter for InMemoryTraces {
+    fn name(&self) -> String {
+        "in-memory traces".to_owned()
     }
 
-    pub(crate) fn destination(&self) -> MemoryDestination {
-        MemoryDestination::new(self.clone())
+    fn export(&mut self, traces: &[&Trace]) -> Result<(), String> {
+        let mut stored = self
+            .traces
+            .lock()
+            .map_err(|_| "the trace list is poisoned".to_owned())?;
+        stored.extend(traces.iter().map(|t| (*t).clone()));
+        Ok(())
     }
 }

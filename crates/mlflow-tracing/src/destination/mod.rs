@@ -6,10 +6,9 @@
 //! [`Destination::export`], counts successes and failures, reports errors, and answers
 //! flushes in order. Adding a destination means adding one file with one `impl`.
 
+pub(crate) mod custom;
 #[cfg(feature = "local-store")]
 pub(crate) mod local_store;
-#[cfg(feature = "testing")]
-pub(crate) mod memory;
 
 use std::fmt;
 use std::ops::Deref;

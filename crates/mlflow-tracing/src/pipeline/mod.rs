@@ -483,11 +483,19 @@ impl TracingBuilder {
         self
     }
 
+    /// Also exports to `exporter`, on a worker thread of its own.
+    pub fn with_exporter(mut self, exporter: impl crate::TraceExporter) -> Self {
+        self.extra
+            .push(Box::new(crate::destination::custom::CustomDestination(
+                exporter,
+            )));
+        self
+    }
+
     /// Also exports to an in-memory store, for tests.
     #[cfg(feature = "testing")]
-    pub fn with_in_memory(mut self, store: &crate::testing::InMemoryTraces) -> Self {
-        self.extra.push(Box::new(store.destination()));
-        self
+    pub fn with_in_memory(self, store: &crate::testing::InMemoryTraces) -> Self {
+        self.with_exporter(store.clone())
     }
 
     /// Builds the pipeline and starts its background threads.

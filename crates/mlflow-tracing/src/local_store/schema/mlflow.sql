@@ -5,7 +5,6 @@ CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO "alembic_version" VALUES('dc11669786a5');
 CREATE TABLE "assessments" (
 	assessment_id VARCHAR(50) NOT NULL, 
 	trace_id VARCHAR(50) NOT NULL, 
@@ -175,9 +174,9 @@ CREATE TABLE guardrail_configs (
 	created_by VARCHAR(255), 
 	created_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT guardrail_configs_pk PRIMARY KEY (endpoint_id, guardrail_id), 
 	CONSTRAINT fk_guardrail_configs_endpoint_id FOREIGN KEY(endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_guardrail_configs_guardrail_id FOREIGN KEY(guardrail_id) REFERENCES guardrails (guardrail_id) ON DELETE CASCADE
+	CONSTRAINT fk_guardrail_configs_guardrail_id FOREIGN KEY(guardrail_id) REFERENCES guardrails (guardrail_id) ON DELETE CASCADE, 
+	CONSTRAINT guardrail_configs_pk PRIMARY KEY (endpoint_id, guardrail_id)
 );
 CREATE TABLE guardrails (
 	guardrail_id VARCHAR(36) NOT NULL, 
@@ -192,9 +191,9 @@ CREATE TABLE guardrails (
 	last_updated_by VARCHAR(255), 
 	last_updated_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT guardrails_pk PRIMARY KEY (guardrail_id), 
+	CONSTRAINT fk_guardrails_action_endpoint_id FOREIGN KEY(action_endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE SET NULL, 
 	CONSTRAINT fk_guardrails_scorer_version FOREIGN KEY(scorer_id, scorer_version) REFERENCES scorer_versions (scorer_id, scorer_version), 
-	CONSTRAINT fk_guardrails_action_endpoint_id FOREIGN KEY(action_endpoint_id) REFERENCES endpoints (endpoint_id) ON DELETE SET NULL
+	CONSTRAINT guardrails_pk PRIMARY KEY (guardrail_id)
 );
 CREATE TABLE input_tags (
 	input_uuid VARCHAR(36) NOT NULL, 
@@ -223,16 +222,16 @@ CREATE TABLE issues (
 	created_timestamp BIGINT NOT NULL, 
 	last_updated_timestamp BIGINT NOT NULL, 
 	created_by VARCHAR(255), 
-	CONSTRAINT issues_pk PRIMARY KEY (issue_id), 
 	CONSTRAINT fk_issues_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_issues_source_run_id FOREIGN KEY(source_run_id) REFERENCES runs (run_uuid) ON DELETE SET NULL
+	CONSTRAINT fk_issues_source_run_id FOREIGN KEY(source_run_id) REFERENCES runs (run_uuid) ON DELETE SET NULL, 
+	CONSTRAINT issues_pk PRIMARY KEY (issue_id)
 );
 CREATE TABLE job_locks (
 	lock_key VARCHAR(255) NOT NULL, 
 	job_id VARCHAR(36) NOT NULL, 
 	acquired_at BIGINT NOT NULL, 
-	CONSTRAINT job_locks_pk PRIMARY KEY (lock_key), 
-	CONSTRAINT fk_job_locks_job_id FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE
+	CONSTRAINT fk_job_locks_job_id FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE, 
+	CONSTRAINT job_locks_pk PRIMARY KEY (lock_key)
 );
 CREATE TABLE "jobs" (
 	id VARCHAR(36) NOT NULL, 
@@ -260,8 +259,8 @@ CREATE TABLE label_schemas (
 	created_time BIGINT NOT NULL, 
 	last_update_time BIGINT NOT NULL, 
 	is_default BOOLEAN DEFAULT 0 NOT NULL, 
-	CONSTRAINT label_schemas_pk PRIMARY KEY (schema_id), 
 	CONSTRAINT fk_label_schemas_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT label_schemas_pk PRIMARY KEY (schema_id), 
 	CONSTRAINT uq_label_schemas_exp_name UNIQUE (experiment_id, name)
 );
 CREATE TABLE "latest_metrics" (
@@ -271,9 +270,9 @@ CREATE TABLE "latest_metrics" (
 	step BIGINT NOT NULL, 
 	is_nan BOOLEAN NOT NULL, 
 	run_uuid VARCHAR(32) NOT NULL, 
+	CHECK (is_nan IN (0, 1)), 
 	CONSTRAINT latest_metric_pk PRIMARY KEY ("key", run_uuid), 
-	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid), 
-	CHECK (is_nan IN (0, 1))
+	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid)
 );
 CREATE TABLE logged_model_metrics (
 	model_id VARCHAR(36) NOT NULL, 
@@ -286,28 +285,28 @@ CREATE TABLE logged_model_metrics (
 	dataset_uuid VARCHAR(36), 
 	dataset_name VARCHAR(500), 
 	dataset_digest VARCHAR(36), 
-	CONSTRAINT logged_model_metrics_pk PRIMARY KEY (model_id, metric_name, metric_timestamp_ms, metric_step, run_id), 
 	CONSTRAINT fk_logged_model_metrics_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
 	CONSTRAINT fk_logged_model_metrics_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_logged_model_metrics_run_id FOREIGN KEY(run_id) REFERENCES runs (run_uuid) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_metrics_run_id FOREIGN KEY(run_id) REFERENCES runs (run_uuid) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_metrics_pk PRIMARY KEY (model_id, metric_name, metric_timestamp_ms, metric_step, run_id)
 );
 CREATE TABLE logged_model_params (
 	model_id VARCHAR(36) NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	param_key VARCHAR(255) NOT NULL, 
 	param_value TEXT NOT NULL, 
-	CONSTRAINT logged_model_params_pk PRIMARY KEY (model_id, param_key), 
 	CONSTRAINT fk_logged_model_params_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_logged_model_params_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_params_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_params_pk PRIMARY KEY (model_id, param_key)
 );
 CREATE TABLE logged_model_tags (
 	model_id VARCHAR(36) NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	tag_key VARCHAR(255) NOT NULL, 
 	tag_value TEXT NOT NULL, 
-	CONSTRAINT logged_model_tags_pk PRIMARY KEY (model_id, tag_key), 
 	CONSTRAINT fk_logged_model_tags_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_logged_model_tags_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE
+	CONSTRAINT fk_logged_model_tags_model_id FOREIGN KEY(model_id) REFERENCES logged_models (model_id) ON DELETE CASCADE, 
+	CONSTRAINT logged_model_tags_pk PRIMARY KEY (model_id, tag_key)
 );
 CREATE TABLE logged_models (
 	model_id VARCHAR(36) NOT NULL, 
@@ -321,9 +320,9 @@ CREATE TABLE logged_models (
 	model_type VARCHAR(500), 
 	source_run_id VARCHAR(32), 
 	status_message VARCHAR(1000), 
-	CONSTRAINT logged_models_pk PRIMARY KEY (model_id), 
+	CONSTRAINT fk_logged_models_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
 	CONSTRAINT logged_models_lifecycle_stage_check CHECK (lifecycle_stage IN ('active', 'deleted')), 
-	CONSTRAINT fk_logged_models_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT logged_models_pk PRIMARY KEY (model_id)
 );
 CREATE TABLE mcp_access_endpoints (
 	id VARCHAR(36) NOT NULL, 
@@ -404,9 +403,9 @@ CREATE TABLE "metrics" (
 	run_uuid VARCHAR(32) NOT NULL, 
 	step BIGINT DEFAULT '0' NOT NULL, 
 	is_nan BOOLEAN DEFAULT '0' NOT NULL, 
+	CHECK (is_nan IN (0, 1)), 
 	CONSTRAINT metric_pk PRIMARY KEY ("key", timestamp, step, run_uuid, value, is_nan), 
-	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid), 
-	CHECK (is_nan IN (0, 1))
+	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid)
 );
 CREATE TABLE "model_definitions" (
 	model_definition_id VARCHAR(36) NOT NULL, 
@@ -419,8 +418,8 @@ CREATE TABLE "model_definitions" (
 	last_updated_by VARCHAR(255), 
 	last_updated_at BIGINT NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_definitions_pk PRIMARY KEY (model_definition_id), 
 	CONSTRAINT fk_model_definitions_secret_id FOREIGN KEY(secret_id) REFERENCES secrets (secret_id) ON DELETE SET NULL, 
+	CONSTRAINT model_definitions_pk PRIMARY KEY (model_definition_id), 
 	CONSTRAINT uq_model_definitions_workspace_name UNIQUE (workspace, name)
 );
 CREATE TABLE "model_version_tags" (
@@ -429,8 +428,8 @@ CREATE TABLE "model_version_tags" (
 	name VARCHAR(256) NOT NULL, 
 	version INTEGER NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_version_tag_pk PRIMARY KEY (workspace, "key", name, version), 
-	CONSTRAINT fk_model_version_tags_model_versions FOREIGN KEY(workspace, name, version) REFERENCES model_versions (workspace, name, version) ON UPDATE CASCADE
+	CONSTRAINT fk_model_version_tags_model_versions FOREIGN KEY(workspace, name, version) REFERENCES model_versions (workspace, name, version) ON UPDATE CASCADE, 
+	CONSTRAINT model_version_tag_pk PRIMARY KEY (workspace, "key", name, version)
 );
 CREATE TABLE "model_versions" (
 	name VARCHAR(256) NOT NULL, 
@@ -447,8 +446,8 @@ CREATE TABLE "model_versions" (
 	run_link VARCHAR(500), 
 	storage_location VARCHAR(500), 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT model_version_pk PRIMARY KEY (workspace, name, version), 
-	CONSTRAINT fk_model_versions_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE
+	CONSTRAINT fk_model_versions_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE, 
+	CONSTRAINT model_version_pk PRIMARY KEY (workspace, name, version)
 );
 CREATE TABLE online_scoring_configs (
 	online_scoring_config_id VARCHAR(36) NOT NULL, 
@@ -456,9 +455,9 @@ CREATE TABLE online_scoring_configs (
 	sample_rate FLOAT NOT NULL, 
 	experiment_id INTEGER NOT NULL, 
 	filter_string TEXT, 
-	CONSTRAINT online_scoring_config_pk PRIMARY KEY (online_scoring_config_id), 
+	CONSTRAINT fk_online_scoring_configs_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
 	CONSTRAINT fk_online_scoring_configs_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE, 
-	CONSTRAINT fk_online_scoring_configs_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+	CONSTRAINT online_scoring_config_pk PRIMARY KEY (online_scoring_config_id)
 );
 CREATE TABLE "params" (
 	"key" VARCHAR(250) NOT NULL, 
@@ -472,16 +471,16 @@ CREATE TABLE "registered_model_aliases" (
 	version INTEGER NOT NULL, 
 	name VARCHAR(256) NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT registered_model_alias_pk PRIMARY KEY (workspace, name, alias), 
-	CONSTRAINT fk_registered_model_aliases_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON DELETE CASCADE ON UPDATE CASCADE
+	CONSTRAINT fk_registered_model_aliases_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON DELETE CASCADE ON UPDATE CASCADE, 
+	CONSTRAINT registered_model_alias_pk PRIMARY KEY (workspace, name, alias)
 );
 CREATE TABLE "registered_model_tags" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(5000), 
 	name VARCHAR(256) NOT NULL, 
 	workspace VARCHAR(63) DEFAULT 'default' NOT NULL, 
-	CONSTRAINT registered_model_tag_pk PRIMARY KEY (workspace, "key", name), 
-	CONSTRAINT fk_registered_model_tags_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE
+	CONSTRAINT fk_registered_model_tags_registered_models FOREIGN KEY(workspace, name) REFERENCES registered_models (workspace, name) ON UPDATE CASCADE, 
+	CONSTRAINT registered_model_tag_pk PRIMARY KEY (workspace, "key", name)
 );
 CREATE TABLE "registered_models" (
 	name VARCHAR(256) NOT NULL, 
@@ -500,20 +499,20 @@ CREATE TABLE review_queue_items (
 	completed_time_ms BIGINT, 
 	creation_time_ms BIGINT NOT NULL, 
 	last_update_time_ms BIGINT NOT NULL, 
-	CONSTRAINT review_queue_items_pk PRIMARY KEY (queue_id, item_id), 
-	CONSTRAINT fk_review_queue_items_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_items_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_items_pk PRIMARY KEY (queue_id, item_id)
 );
 CREATE TABLE review_queue_label_schemas (
 	queue_id VARCHAR(36) NOT NULL, 
 	schema_id VARCHAR(36) NOT NULL, 
-	CONSTRAINT review_queue_label_schemas_pk PRIMARY KEY (queue_id, schema_id), 
-	CONSTRAINT fk_review_queue_label_schemas_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_label_schemas_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_label_schemas_pk PRIMARY KEY (queue_id, schema_id)
 );
 CREATE TABLE review_queue_users (
 	queue_id VARCHAR(36) NOT NULL, 
 	user_id VARCHAR(250) NOT NULL, 
-	CONSTRAINT review_queue_users_pk PRIMARY KEY (queue_id, user_id), 
-	CONSTRAINT fk_review_queue_users_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE
+	CONSTRAINT fk_review_queue_users_queue_id FOREIGN KEY(queue_id) REFERENCES review_queues (queue_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queue_users_pk PRIMARY KEY (queue_id, user_id)
 );
 CREATE TABLE review_queues (
 	queue_id VARCHAR(36) NOT NULL, 
@@ -524,8 +523,8 @@ CREATE TABLE review_queues (
 	creation_time_ms BIGINT NOT NULL, 
 	last_update_time_ms BIGINT NOT NULL, 
 	name_key VARCHAR(250) NOT NULL, 
-	CONSTRAINT review_queues_pk PRIMARY KEY (queue_id), 
 	CONSTRAINT fk_review_queues_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT review_queues_pk PRIMARY KEY (queue_id), 
 	CONSTRAINT uq_review_queues_experiment_name_key UNIQUE (experiment_id, name_key)
 );
 CREATE TABLE "runs" (
@@ -542,11 +541,11 @@ CREATE TABLE "runs" (
 	lifecycle_stage VARCHAR(20), 
 	artifact_uri VARCHAR(200), 
 	experiment_id INTEGER, deleted_time BIGINT, 
+	CHECK (status IN ('SCHEDULED', 'FAILED', 'FINISHED', 'RUNNING', 'KILLED')), 
 	CONSTRAINT run_pk PRIMARY KEY (run_uuid), 
-	CONSTRAINT source_type CHECK (source_type IN ('NOTEBOOK', 'JOB', 'LOCAL', 'UNKNOWN', 'PROJECT')), 
 	CONSTRAINT runs_lifecycle_stage CHECK (lifecycle_stage IN ('active', 'deleted')), 
-	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CHECK (status IN ('SCHEDULED', 'FAILED', 'FINISHED', 'RUNNING', 'KILLED'))
+	CONSTRAINT source_type CHECK (source_type IN ('NOTEBOOK', 'JOB', 'LOCAL', 'UNKNOWN', 'PROJECT')), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
 );
 CREATE TABLE scheduler_leases (
 	lease_key VARCHAR(255) NOT NULL, 
@@ -559,15 +558,15 @@ CREATE TABLE scorer_versions (
 	scorer_version INTEGER NOT NULL, 
 	serialized_scorer TEXT NOT NULL, 
 	creation_time BIGINT, 
-	CONSTRAINT scorer_version_pk PRIMARY KEY (scorer_id, scorer_version), 
-	CONSTRAINT fk_scorer_versions_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE
+	CONSTRAINT fk_scorer_versions_scorer_id FOREIGN KEY(scorer_id) REFERENCES scorers (scorer_id) ON DELETE CASCADE, 
+	CONSTRAINT scorer_version_pk PRIMARY KEY (scorer_id, scorer_version)
 );
 CREATE TABLE scorers (
 	experiment_id INTEGER NOT NULL, 
 	scorer_name VARCHAR(256) NOT NULL, 
 	scorer_id VARCHAR(36) NOT NULL, 
-	CONSTRAINT scorer_pk PRIMARY KEY (scorer_id), 
-	CONSTRAINT fk_scorers_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT fk_scorers_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT scorer_pk PRIMARY KEY (scorer_id)
 );
 CREATE TABLE "secrets" (
 	secret_id VARCHAR(36) NOT NULL, 
@@ -592,8 +591,8 @@ CREATE TABLE span_metrics (
 	span_id VARCHAR(50) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value FLOAT, 
-	CONSTRAINT span_metrics_pk PRIMARY KEY (trace_id, span_id, "key"), 
-	CONSTRAINT fk_span_metrics_span FOREIGN KEY(trace_id, span_id) REFERENCES spans (trace_id, span_id) ON DELETE CASCADE
+	CONSTRAINT fk_span_metrics_span FOREIGN KEY(trace_id, span_id) REFERENCES spans (trace_id, span_id) ON DELETE CASCADE, 
+	CONSTRAINT span_metrics_pk PRIMARY KEY (trace_id, span_id, "key")
 );
 CREATE TABLE "spans" (
 	trace_id VARCHAR(50) NOT NULL, 
@@ -612,9 +611,9 @@ CREATE TABLE "spans" (
 	total_cost FLOAT, 
 	model_name VARCHAR(500), 
 	model_provider VARCHAR(500), 
-	CONSTRAINT spans_pk PRIMARY KEY (trace_id, span_id), 
 	CONSTRAINT fk_spans_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id), 
-	CONSTRAINT fk_spans_trace_id FOREIGN KEY(trace_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_spans_trace_id FOREIGN KEY(trace_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT spans_pk PRIMARY KEY (trace_id, span_id)
 );
 CREATE TABLE sql_assessment_daily_rollups (
 	id INTEGER NOT NULL, 
@@ -681,29 +680,29 @@ CREATE TABLE "trace_info" (
 	request_preview VARCHAR(1000), 
 	response_preview VARCHAR(1000), 
 	db_payload_generation INTEGER DEFAULT '0' NOT NULL, trace_name VARCHAR(4096), session_id VARCHAR(250), input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT, cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT, cache_creation_input_tokens_above_1hr BIGINT, input_cost FLOAT, output_cost FLOAT, total_cost FLOAT, 
-	CONSTRAINT trace_info_pk PRIMARY KEY (request_id), 
-	CONSTRAINT fk_trace_info_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_info_experiment_id FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_info_pk PRIMARY KEY (request_id)
 );
 CREATE TABLE trace_metrics (
 	request_id VARCHAR(50) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value FLOAT, 
-	CONSTRAINT trace_metrics_pk PRIMARY KEY (request_id, "key"), 
-	CONSTRAINT fk_trace_metrics_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_metrics_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_metrics_pk PRIMARY KEY (request_id, "key")
 );
 CREATE TABLE "trace_request_metadata" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(8000), 
 	request_id VARCHAR(50) NOT NULL, 
-	CONSTRAINT trace_request_metadata_pk PRIMARY KEY ("key", request_id), 
-	CONSTRAINT fk_trace_request_metadata_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_request_metadata_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_request_metadata_pk PRIMARY KEY ("key", request_id)
 );
 CREATE TABLE "trace_tags" (
 	"key" VARCHAR(250) NOT NULL, 
 	value VARCHAR(8000), 
 	request_id VARCHAR(50) NOT NULL, 
-	CONSTRAINT trace_tag_pk PRIMARY KEY ("key", request_id), 
-	CONSTRAINT fk_trace_tags_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
+	CONSTRAINT fk_trace_tags_request_id FOREIGN KEY(request_id) REFERENCES trace_info (request_id) ON DELETE CASCADE, 
+	CONSTRAINT trace_tag_pk PRIMARY KEY ("key", request_id)
 );
 CREATE TABLE webhook_events (
 	webhook_id VARCHAR(256) NOT NULL, 
@@ -731,37 +730,92 @@ CREATE TABLE workspaces (
 	default_artifact_root TEXT, trace_archival_location TEXT, trace_archival_retention VARCHAR(32), 
 	CONSTRAINT workspaces_pk PRIMARY KEY (name)
 );
+INSERT INTO "alembic_version" VALUES('dc11669786a5');
 INSERT INTO "workspaces" VALUES('default','Default workspace for legacy resources',NULL,NULL,NULL);
-CREATE INDEX index_metrics_run_uuid ON metrics (run_uuid);
-CREATE INDEX index_latest_metrics_run_uuid ON latest_metrics (run_uuid);
-CREATE INDEX index_inputs_destination_type_destination_id_source_type ON inputs (destination_type, destination_id, source_type);
-CREATE INDEX index_inputs_input_uuid ON inputs (input_uuid);
-CREATE INDEX index_params_run_uuid ON params (run_uuid);
-CREATE INDEX index_trace_tags_request_id ON trace_tags (request_id);
-CREATE INDEX index_trace_request_metadata_request_id ON trace_request_metadata (request_id);
-CREATE INDEX index_tags_run_uuid ON tags (run_uuid);
-CREATE INDEX index_datasets_experiment_id_dataset_source_type ON datasets (experiment_id, dataset_source_type);
-CREATE INDEX index_datasets_dataset_uuid ON datasets (dataset_uuid);
-CREATE INDEX index_logged_model_metrics_model_id ON logged_model_metrics (model_id);
-CREATE INDEX index_entity_associations_association_id ON entity_associations (association_id);
-CREATE INDEX index_entity_associations_reverse_lookup ON entity_associations (destination_type, destination_id, source_type, source_id);
-CREATE INDEX idx_webhook_events_entity ON webhook_events (entity);
+CREATE INDEX idx_assessment_rollups_lookup ON sql_assessment_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set);
+CREATE INDEX idx_assessments_exp_name_valid ON assessments (experiment_id, name, valid);
+CREATE INDEX idx_assessments_exp_trace_ts ON assessments (experiment_id, trace_timestamp_ms);
+CREATE INDEX idx_assessments_exp_trace_ts_name ON assessments (experiment_id, trace_timestamp_ms, name);
+CREATE INDEX idx_budget_policies_target_value ON budget_policies (target_value);
+CREATE INDEX idx_budget_policies_workspace ON budget_policies (workspace);
+CREATE INDEX idx_endpoints_workspace ON endpoints (workspace);
+CREATE INDEX idx_evaluation_datasets_workspace ON evaluation_datasets (workspace);
+CREATE INDEX idx_experiments_workspace ON experiments (workspace);
+CREATE INDEX idx_experiments_workspace_creation_time ON experiments (workspace, creation_time);
+CREATE INDEX idx_guardrail_configs_endpoint_id ON guardrail_configs (endpoint_id);
+CREATE INDEX idx_guardrail_configs_guardrail_id ON guardrail_configs (guardrail_id);
+CREATE INDEX idx_guardrails_scorer ON guardrails (scorer_id, scorer_version);
+CREATE INDEX idx_guardrails_workspace ON guardrails (workspace);
+CREATE INDEX idx_mcp_server_versions_latest ON mcp_server_versions (workspace, name, status, version_major DESC, version_minor DESC, version_patch DESC);
+CREATE INDEX idx_model_definitions_workspace ON model_definitions (workspace);
+CREATE INDEX idx_model_version_tags_workspace_name_version ON model_version_tags (workspace, name, version);
+CREATE INDEX idx_registered_model_tags_workspace_name ON registered_model_tags (workspace, name);
+CREATE INDEX idx_registered_models_workspace ON registered_models (workspace);
+CREATE INDEX idx_secrets_workspace ON secrets (workspace);
+CREATE INDEX idx_span_cost_rollups_lookup ON sql_span_cost_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set, model_name, model_provider);
+CREATE INDEX idx_spans_cost_exp_time_cover ON spans (experiment_id, start_time_unix_nano);
+CREATE INDEX idx_spans_cost_trace_time_cover ON spans (trace_id, start_time_unix_nano);
+CREATE INDEX idx_trace_rollups_lookup ON sql_trace_metric_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set, trace_status);
 CREATE INDEX idx_webhook_events_action ON webhook_events (action);
+CREATE INDEX idx_webhook_events_entity ON webhook_events (entity);
 CREATE INDEX idx_webhook_events_entity_action ON webhook_events (entity, action);
-CREATE UNIQUE INDEX index_scorers_experiment_id_scorer_name ON scorers (experiment_id, scorer_name);
-CREATE INDEX index_scorer_versions_scorer_id ON scorer_versions (scorer_id);
-CREATE INDEX index_evaluation_dataset_tags_dataset_id ON evaluation_dataset_tags (dataset_id);
-CREATE INDEX index_evaluation_dataset_records_dataset_id ON evaluation_dataset_records (dataset_id);
+CREATE INDEX idx_webhooks_name ON webhooks (name);
+CREATE INDEX idx_webhooks_status ON webhooks (status);
+CREATE INDEX idx_webhooks_workspace ON webhooks (workspace);
+CREATE INDEX index_assessments_assessment_type ON assessments (assessment_type);
+CREATE INDEX index_assessments_last_updated_timestamp ON assessments (last_updated_timestamp);
+CREATE INDEX index_assessments_run_id_created_timestamp ON assessments (run_id, created_timestamp);
+CREATE INDEX index_assessments_trace_id_created_timestamp ON assessments (trace_id, created_timestamp);
+CREATE INDEX index_datasets_dataset_uuid ON datasets (dataset_uuid);
+CREATE INDEX index_datasets_experiment_id_dataset_source_type ON datasets (experiment_id, dataset_source_type);
 CREATE INDEX index_endpoint_model_mappings_endpoint_id ON endpoint_model_mappings (endpoint_id);
 CREATE INDEX index_endpoint_model_mappings_model_definition_id ON endpoint_model_mappings (model_definition_id);
 CREATE INDEX index_endpoint_tags_endpoint_id ON endpoint_tags (endpoint_id);
-CREATE INDEX index_trace_metrics_request_id ON trace_metrics (request_id);
-CREATE UNIQUE INDEX unique_endpoint_model_linkage_mapping ON endpoint_model_mappings (endpoint_id, model_definition_id, linkage_type);
-CREATE INDEX index_span_metrics_trace_id_span_id ON span_metrics (trace_id, span_id);
+CREATE INDEX index_entity_associations_association_id ON entity_associations (association_id);
+CREATE INDEX index_entity_associations_reverse_lookup ON entity_associations (destination_type, destination_id, source_type, source_id);
+CREATE INDEX index_evaluation_dataset_records_dataset_id ON evaluation_dataset_records (dataset_id);
+CREATE INDEX index_evaluation_dataset_tags_dataset_id ON evaluation_dataset_tags (dataset_id);
 CREATE INDEX index_evaluation_datasets_created_time ON evaluation_datasets (created_time);
 CREATE INDEX index_evaluation_datasets_name ON evaluation_datasets (name);
-CREATE INDEX idx_webhooks_status ON webhooks (status);
-CREATE INDEX idx_webhooks_name ON webhooks (name);
+CREATE INDEX index_inputs_destination_type_destination_id_source_type ON inputs (destination_type, destination_id, source_type);
+CREATE INDEX index_inputs_input_uuid ON inputs (input_uuid);
+CREATE INDEX index_issues_experiment_id ON issues (experiment_id);
+CREATE INDEX index_issues_source_run_id ON issues (source_run_id);
+CREATE INDEX index_issues_status ON issues (status);
+CREATE INDEX index_job_locks_job_id ON job_locks (job_id);
+CREATE INDEX index_jobs_name_status_creation_time ON jobs (job_name, workspace, status, creation_time);
+CREATE INDEX index_jobs_status_lease_expires_at ON jobs (status, lease_expires_at);
+CREATE INDEX index_label_schemas_experiment_id ON label_schemas (experiment_id);
+CREATE INDEX index_latest_metrics_run_uuid ON latest_metrics (run_uuid);
+CREATE INDEX index_logged_model_metrics_model_id ON logged_model_metrics (model_id);
+CREATE INDEX index_metrics_run_uuid ON metrics (run_uuid);
+CREATE INDEX index_metrics_run_uuid_key_step ON metrics (run_uuid, "key", step);
+CREATE INDEX index_model_definitions_provider ON model_definitions (provider);
+CREATE INDEX index_model_definitions_secret_id ON model_definitions (secret_id);
+CREATE INDEX index_params_run_uuid ON params (run_uuid);
+CREATE INDEX index_review_queue_items_item_id ON review_queue_items (item_id);
+CREATE INDEX index_review_queue_items_queue_id_status ON review_queue_items (queue_id, status);
+CREATE INDEX index_review_queue_label_schemas_schema_id ON review_queue_label_schemas (schema_id);
+CREATE INDEX index_review_queue_users_user_id ON review_queue_users (user_id);
+CREATE INDEX index_review_queues_experiment_id ON review_queues (experiment_id);
+CREATE INDEX index_scorer_versions_scorer_id ON scorer_versions (scorer_id);
+CREATE UNIQUE INDEX index_scorers_experiment_id_scorer_name ON scorers (experiment_id, scorer_name);
+CREATE INDEX index_span_metrics_trace_id_span_id ON span_metrics (trace_id, span_id);
+CREATE INDEX index_spans_experiment_id_duration ON spans (experiment_id, duration_ns);
+CREATE INDEX index_spans_experiment_id_start_time ON spans (experiment_id, start_time_unix_nano);
+CREATE INDEX index_spans_experiment_id_status_type ON spans (experiment_id, status, type);
+CREATE INDEX index_spans_experiment_id_type_status ON spans (experiment_id, type, status);
+CREATE INDEX index_tags_run_uuid ON tags (run_uuid);
+CREATE INDEX index_trace_info_experiment_id_session_id ON trace_info (experiment_id, session_id);
+CREATE INDEX index_trace_info_experiment_id_timestamp_ms ON trace_info (experiment_id, timestamp_ms);
+CREATE INDEX index_trace_info_timestamp_ms_request_id ON trace_info (timestamp_ms, request_id);
+CREATE INDEX index_trace_metrics_request_id ON trace_metrics (request_id);
+CREATE INDEX index_trace_request_metadata_request_id ON trace_request_metadata (request_id);
+CREATE INDEX index_trace_tags_request_id ON trace_tags (request_id);
+CREATE INDEX ix_mcp_access_endpoints_alias ON mcp_access_endpoints (workspace, server_name, server_alias);
+CREATE INDEX ix_mcp_access_endpoints_server_name ON mcp_access_endpoints (workspace, server_name);
+CREATE INDEX ix_mcp_access_endpoints_version ON mcp_access_endpoints (workspace, server_name, server_version);
+CREATE UNIQUE INDEX unique_endpoint_model_linkage_mapping ON endpoint_model_mappings (endpoint_id, model_definition_id, linkage_type);
 CREATE TRIGGER prevent_secrets_aad_mutation
 BEFORE UPDATE ON secrets
 FOR EACH ROW
@@ -769,57 +823,3 @@ WHEN OLD.secret_id != NEW.secret_id OR OLD.secret_name != NEW.secret_name
 BEGIN
     SELECT RAISE(ABORT, 'secret_id and secret_name are immutable (used as AAD in encryption)');
 END;
-CREATE INDEX index_model_definitions_provider ON model_definitions (provider);
-CREATE INDEX index_model_definitions_secret_id ON model_definitions (secret_id);
-CREATE INDEX index_jobs_name_status_creation_time ON jobs (job_name, workspace, status, creation_time);
-CREATE INDEX idx_experiments_workspace ON experiments (workspace);
-CREATE INDEX idx_registered_models_workspace ON registered_models (workspace);
-CREATE INDEX idx_experiments_workspace_creation_time ON experiments (workspace, creation_time);
-CREATE INDEX idx_evaluation_datasets_workspace ON evaluation_datasets (workspace);
-CREATE INDEX idx_webhooks_workspace ON webhooks (workspace);
-CREATE INDEX idx_secrets_workspace ON secrets (workspace);
-CREATE INDEX idx_endpoints_workspace ON endpoints (workspace);
-CREATE INDEX idx_model_definitions_workspace ON model_definitions (workspace);
-CREATE INDEX idx_budget_policies_workspace ON budget_policies (workspace);
-CREATE INDEX index_issues_experiment_id ON issues (experiment_id);
-CREATE INDEX index_issues_source_run_id ON issues (source_run_id);
-CREATE INDEX index_issues_status ON issues (status);
-CREATE INDEX index_metrics_run_uuid_key_step ON metrics (run_uuid, "key", step);
-CREATE INDEX idx_guardrails_workspace ON guardrails (workspace);
-CREATE INDEX idx_guardrails_scorer ON guardrails (scorer_id, scorer_version);
-CREATE INDEX idx_guardrail_configs_endpoint_id ON guardrail_configs (endpoint_id);
-CREATE INDEX idx_guardrail_configs_guardrail_id ON guardrail_configs (guardrail_id);
-CREATE INDEX idx_model_version_tags_workspace_name_version ON model_version_tags (workspace, name, version);
-CREATE INDEX idx_registered_model_tags_workspace_name ON registered_model_tags (workspace, name);
-CREATE INDEX index_label_schemas_experiment_id ON label_schemas (experiment_id);
-CREATE INDEX index_review_queues_experiment_id ON review_queues (experiment_id);
-CREATE INDEX index_review_queue_users_user_id ON review_queue_users (user_id);
-CREATE INDEX index_review_queue_items_queue_id_status ON review_queue_items (queue_id, status);
-CREATE INDEX index_review_queue_items_item_id ON review_queue_items (item_id);
-CREATE INDEX index_review_queue_label_schemas_schema_id ON review_queue_label_schemas (schema_id);
-CREATE INDEX idx_mcp_server_versions_latest ON mcp_server_versions (workspace, name, status, version_major DESC, version_minor DESC, version_patch DESC);
-CREATE INDEX ix_mcp_access_endpoints_server_name ON mcp_access_endpoints (workspace, server_name);
-CREATE INDEX ix_mcp_access_endpoints_version ON mcp_access_endpoints (workspace, server_name, server_version);
-CREATE INDEX ix_mcp_access_endpoints_alias ON mcp_access_endpoints (workspace, server_name, server_alias);
-CREATE INDEX idx_budget_policies_target_value ON budget_policies (target_value);
-CREATE INDEX index_trace_info_experiment_id_timestamp_ms ON trace_info (experiment_id, timestamp_ms);
-CREATE INDEX index_trace_info_timestamp_ms_request_id ON trace_info (timestamp_ms, request_id);
-CREATE INDEX index_assessments_last_updated_timestamp ON assessments (last_updated_timestamp);
-CREATE INDEX index_assessments_run_id_created_timestamp ON assessments (run_id, created_timestamp);
-CREATE INDEX index_assessments_trace_id_created_timestamp ON assessments (trace_id, created_timestamp);
-CREATE INDEX index_assessments_assessment_type ON assessments (assessment_type);
-CREATE INDEX index_spans_experiment_id_start_time ON spans (experiment_id, start_time_unix_nano);
-CREATE INDEX index_spans_experiment_id_status_type ON spans (experiment_id, status, type);
-CREATE INDEX index_spans_experiment_id_type_status ON spans (experiment_id, type, status);
-CREATE INDEX index_spans_experiment_id_duration ON spans (experiment_id, duration_ns);
-CREATE INDEX index_trace_info_experiment_id_session_id ON trace_info (experiment_id, session_id);
-CREATE INDEX idx_trace_rollups_lookup ON sql_trace_metric_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set, trace_status);
-CREATE INDEX idx_span_cost_rollups_lookup ON sql_span_cost_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set, model_name, model_provider);
-CREATE INDEX idx_assessment_rollups_lookup ON sql_assessment_daily_rollups (experiment_id, rollup_day, metric_name, grouping_set);
-CREATE INDEX idx_spans_cost_trace_time_cover ON spans (trace_id, start_time_unix_nano);
-CREATE INDEX idx_spans_cost_exp_time_cover ON spans (experiment_id, start_time_unix_nano);
-CREATE INDEX idx_assessments_exp_trace_ts ON assessments (experiment_id, trace_timestamp_ms);
-CREATE INDEX idx_assessments_exp_trace_ts_name ON assessments (experiment_id, trace_timestamp_ms, name);
-CREATE INDEX idx_assessments_exp_name_valid ON assessments (experiment_id, name, valid);
-CREATE INDEX index_job_locks_job_id ON job_locks (job_id);
-CREATE INDEX index_jobs_status_lease_expires_at ON jobs (status, lease_expires_at);

@@ -1,0 +1,94 @@
+//! `mlflow-trace traces list|show`: reading the local MLflow store.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use mlflow_tracing::local_store::LocalStore;
+
+use crate::render::{self, Detail};
+
+#[derive(Subcommand)]
+pub(crate) enum TracesCommand {
+    /// A table of the most recent traces.
+    List {
+        /// Only this experiment's traces.
+        #[arg(long)]
+        experiment_id: Option<String>,
+        /// How many traces to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One trace as a tree, with every span's inputs, outputs, attributes and events.
+    Show {
+        /// The trace id (`tr-…`).
+        trace_id: String,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct StoreArgs {
+    /// The database: a path or a sqlite:/// URI. Default: MLFLOW_TRACKING_URI, else
+    /// ./mlflow.db.
+    #[arg(long, global = true)]
+    db: Option<String>,
+}
+
+impl StoreArgs {
+    fn path(&self) -> Result<PathBuf, String> {
+        let raw = match &self.db {
+            Some(db) => db.clone(),
+            None => mlflow_tracing::get_tracking_uri(),
+        };
+        match raw.strip_prefix("sqlite:///") {
+            Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
+            Some(path) => Ok(std::env::current_dir().unwrap_or_default().join(path)),
+            None if raw.contains("://") => Err(format!(
+                "{raw} is not a local store; pass --db <path to mlflow.db>"
+            )),
+            None => Ok(PathBuf::from(raw)),
+        }
+    }
+}
+
+pub(crate) fn run(
+    command: TracesCommand,
+    store: &StoreArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = LocalStore::open(store.path()?)?;
+    match command {
+        TracesCommand::List {
+            experiment_id,
+            limit,
+        } => {
+            let traces = store.list_traces(experiment_id.as_deref(), limit)?;
+            if traces.is_empty() {
+                println!("No traces in {}.", store.path().display());
+                return Ok(());
+            }
+            println!(
+                "{:<35}  {:<20}  {:<6}  {:>10}  {:>5}  REQUEST",
+                "TRACE ID", "NAME", "STATE", "DURATION", "SPANS"
+            );
+            for summary in traces {
+                let info = summary.info();
+                let duration = info
+                    .execution_duration_ms()
+                    .map_or("-".to_owned(), |ms| format!("{ms} ms"));
+                println!(
+                    "{:<35}  {:<20}  {:<6}  {:>10}  {:>5}  {}",
+                    info.trace_id(),
+                    render::cut(info.name().unwrap_or("-"), 20),
+                    info.state().to_string(),
+                    duration,
+                    summary.span_count(),
+                    render::cut(info.request_preview().unwrap_or("-"), 60),
+                );
+            }
+        }
+        TracesCommand::Show { trace_id } => match store.get_trace(&trace_id)? {
+            Some(trace) => print!("{}", render::trace_tree(&trace, Detail::Full)),
+            None => return Err(format!("no trace {trace_id} in {}", store.path().display()).into()),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Real backends for the integration tests, started on free loopback ports.
+//!
+//! What they need is provisioned by `scripts/test.sh` (a venv with MLflow), which passes
+//! its location in `MLFLOW_TRACING_TEST_PYTHON`. When it is missing, a test fails under
+//! `CI=true` and is skipped (loudly) otherwise.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Whether we run in CI, where a missing backend is a failure.
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips (outside CI) or fails (in CI) for a missing backend.
+pub(crate) fn missing<T>(what: &str) -> Option<T> {
+    if in_ci() {
+        panic!("{what} is missing: run the tests with scripts/test.sh, which provisions it");
+    }
+    eprintln!("SKIPPED: {what} is not available (run scripts/test.sh to provision it)");
+    None
+}
+
+/// The Python of the venv that has MLflow installed.
+pub(crate) fn mlflow_python() -> Option<PathBuf> {
+    match std::env::var_os("MLFLOW_TRACING_TEST_PYTHON").map(PathBuf::from) {
+        Some(python) if python.exists() => Some(python),
+        _ => missing("MLflow's Python venv (MLFLOW_TRACING_TEST_PYTHON)"),
+    }
+}
+
+/// A command with no MLflow or OpenTelemetry configuration inherited from the caller.
+pub(crate) fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("MLFLOW_") || key.starts_with("OTEL_") {
+            command.env_remove(&*key);
+        }
+    }
+    command
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true");
+    command
+}
+
+/// Runs a command and returns its output, failing the test with its stderr when it fails.
+pub(crate) fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("command starts");
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Runs `mlflow-trace demo` in `dir` and returns the two trace ids it printed.
+pub(crate) fn run_demo(dir: &Path, extra_env: &[(&str, &str)]) -> (Vec<String>, String) {
+    let mut command = clean_command(env!("CARGO_BIN_EXE_mlflow-trace"));
+    command.arg("demo").current_dir(dir);
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let output = run_ok(&mut command);
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let ids: Vec<String> = stdout
+        .lines()
+        .take_while(|l| !l.starts_with("Sent to"))
+        .filter_map(|l| l.trim().strip_prefix("tr-").map(|id| format!("tr-{id}")))
+        .collect();
+    assert_eq!(ids.len(), 2, "demo output:\n{stdout}");
+    (ids, stdout)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A process group killed when dropped.
+pub(crate) struct Background {
+    child: Child,
+    pub(crate) log: PathBuf,
+}
+
+impl Background {
+    pub(crate) fn spawn(mut command: Command, log: PathBuf) -> Background {
+        use std::os::unix::process::CommandExt;
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
+        Background { child, log }
+    }
+
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && self.is_running() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `url` until it answers 2xx, failing with the process's log after `timeout`.
+pub(crate) fn wait_http(process: &mut Background, url: &str, timeout: Duration) {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if client
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        assert!(
+            process.is_running(),
+            "the backend exited before {url} was ready:\n{}",
+            process.log_text()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{url} not ready after {timeout:?}:\n{}",
+            process.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// An MLflow tracking server over a SQLite database, on a free loopback port.
+pub(crate) struct MlflowServer {
+    process: Background,
+    pub(crate) url: String,
+}
+
+impl MlflowServer {
+    pub(crate) fn start(python: &Path, db: &Path, workdir: &Path) -> MlflowServer {
+        let port = free_port();
+        let mut command = clean_command(python.with_file_name("mlflow"));
+        command
+            .args([
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--workers",
+                "1",
+            ])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", db.display()))
+            .arg("--artifacts-destination")
+            .arg(workdir.join("artifacts"))
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            .current_dir(workdir);
+        let mut process = Background::spawn(command, workdir.join("mlflow-server.log"));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(
+            &mut process,
+            &format!("{url}/health"),
+            Duration::from_secs(120),
+        );
+        MlflowServer { process, url }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Value {
+        let response = reqwest::blocking::get(format!("{}{path}", self.url)).expect("GET");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().expect("JSON")
+    }
+
+    pub(crate) fn post(&self, path: &str, body: &Value) -> Value {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .expect("POST");
+        assert!(
+            response.status().is_success(),
+            "POST {path}: {}",
+            response.status()
+        );
+        response.json().expect("JSON")
+    }
+}
+
+/// An OTLP/JSON `AnyValue` as plain JSON.
+pub(crate) fn any_value(v: &Value) -> Value {
+    let Some((kind, inner)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return Value::Null;
+    };
+    match kind.as_str() {
+        "string_value" | "stringValue" | "bool_value" | "boolValue" | "double_value"
+        | "doubleValue" => inner.clone(),
+        "int_value" | "intValue" => match inner {
+            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+            other => other.clone(),
+        },
+        "array_value" | "arrayValue" => Value::Array(
+            inner["values"]
+                .as_array()
+                .map(|a| a.iter().map(any_value).collect())
+                .unwrap_or_default(),
+        ),
+        "kvlist_value" | "kvlistValue" => Value::Object(
+            inner["values"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|kv| {
+                            (
+                                kv["key"].as_str().unwrap_or("").to_owned(),
+                                any_value(&kv["value"]),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// The attributes of an OTLP/JSON span (or event) as a JSON object.
+pub(crate) fn attributes(span: &Value) -> serde_json::Map<String, Value> {
+    span["attributes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|kv| {
+                    (
+                        kv["key"].as_str().unwrap_or("").to_owned(),
+                        any_value(&kv["value"]),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
