@@ -161,11 +161,11 @@ fn span_node(
             text
         };
         let _ = writeln!(out, "{child_prefix}  event {}: {text}", event.name());
-        if detail == Detail::Full {
-            if let Some(Value::String(stack)) = event.attributes().get("exception.stacktrace") {
-                for line in stack.lines() {
-                    let _ = writeln!(out, "{child_prefix}    {line}");
-                }
+        if detail == Detail::Full
+            && let Some(Value::String(stack)) = event.attributes().get("exception.stacktrace")
+        {
+            for line in stack.lines() {
+                let _ = writeln!(out, "{child_prefix}    {line}");
             }
         }
     }

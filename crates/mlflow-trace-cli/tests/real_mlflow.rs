@@ -2,6 +2,8 @@
 //! read back through the REST API and the Python client, and it holds the same rows the
 //! Python SDK writes for the same two traces.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;

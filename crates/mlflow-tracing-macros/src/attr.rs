@@ -1,6 +1,7 @@
 //! Parsing the options of `#[trace(...)]`.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
@@ -56,7 +57,12 @@ impl Parse for TraceArgs {
                 "skip" => {
                     let content;
                     syn::parenthesized!(content in input);
-                    let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                    // `self` is accepted (and means nothing: `self` is never recorded), as
+                    // people coming from `tracing::instrument` write it.
+                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
+                        &content,
+                        Ident::parse_any,
+                    )?;
                     args.skip = names.into_iter().collect();
                 }
                 "skip_all" => args.skip_all = true,

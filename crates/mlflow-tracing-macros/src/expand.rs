@@ -180,7 +180,7 @@ fn captured_arguments(args: &TraceArgs, func: &ItemFn) -> syn::Result<Vec<Ident>
         }
     }
     for skipped in &args.skip {
-        if !names.iter().any(|n| n == skipped) {
+        if skipped != "self" && !names.iter().any(|n| n == skipped) {
             return Err(syn::Error::new(
                 skipped.span(),
                 format!(

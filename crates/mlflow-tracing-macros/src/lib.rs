@@ -25,7 +25,9 @@ use proc_macro::TokenStream;
 ///
 /// ```ignore
 /// #[mlflow_tracing::trace(span_type = "TOOL", skip(client))]
-/// async fn search(client: &Client, query: &str) -> Result<Vec<String>, SearchError> { … }
+/// async fn search(client: &Client, query: &str) -> Result<Vec<String>, SearchError> {
+///     client.search(query).await
+/// }
 /// ```
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -150,12 +150,11 @@ fn remote_url(git_dir: &Path) -> Option<String> {
         let line = line.trim();
         if line.starts_with('[') {
             in_origin = line == "[remote \"origin\"]";
-        } else if in_origin {
-            if let Some((key, value)) = line.split_once('=') {
-                if key.trim() == "url" {
-                    return Some(strip_credentials(value.trim()));
-                }
-            }
+        } else if in_origin
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "url"
+        {
+            return Some(strip_credentials(value.trim()));
         }
     }
     None

@@ -85,11 +85,11 @@ fn replace_global(new: Option<Tracing>) {
         Ok(mut slot) => std::mem::replace(&mut *slot, new),
         Err(_) => return,
     };
-    if let Some(old) = old {
-        if let Ok(mut retired) = RETIRED.lock() {
-            retired.retain(|w| w.strong_count() > 0);
-            retired.push(Arc::downgrade(&old.inner));
-        }
+    if let Some(old) = old
+        && let Ok(mut retired) = RETIRED.lock()
+    {
+        retired.retain(|w| w.strong_count() > 0);
+        retired.push(Arc::downgrade(&old.inner));
     }
 }
 

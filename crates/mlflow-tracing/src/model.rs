@@ -262,7 +262,7 @@ impl Span {
         let span_id = hex(&decode_id::<8>(v.get("span_id")?)?);
         let parent_id = v
             .get("parent_span_id")
-            .and_then(|p| decode_id::<8>(p))
+            .and_then(decode_id::<8>)
             .map(|p| hex(&p));
         let status = v.get("status");
         let code = match status.and_then(|s| s.get("code")).and_then(Value::as_str) {

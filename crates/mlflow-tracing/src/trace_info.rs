@@ -74,12 +74,12 @@ fn extract_messages(obj: &Value) -> Option<Vec<&Value>> {
     if let Some(messages) = truthy_list(map.get("messages")) {
         return Some(messages.iter().filter(|m| is_message(m)).collect());
     }
-    if let Some(choices) = truthy_list(map.get("choices")) {
-        if let Some(msg) = choices[0].as_object().and_then(|c| c.get("message")) {
-            if is_truthy(msg) && is_message(msg) {
-                return Some(vec![msg]);
-            }
-        }
+    if let Some(choices) = truthy_list(map.get("choices"))
+        && let Some(msg) = choices[0].as_object().and_then(|c| c.get("message"))
+        && is_truthy(msg)
+        && is_message(msg)
+    {
+        return Some(vec![msg]);
     }
     if let Some(input) = truthy_list(map.get("input")) {
         return Some(input.iter().filter(|m| is_message(m)).collect());

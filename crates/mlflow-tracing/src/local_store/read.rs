@@ -154,17 +154,15 @@ impl LocalStore {
                     "SELECT key, value FROM {table} WHERE request_id = ?1 ORDER BY key"
                 ))
                 .map_err(sqlite_err(format!("reading {table}")))?;
-            let rows = stmt
-                .query_map([&trace_id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    ))
-                })
-                .map_err(sqlite_err(format!("reading {table}")))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sqlite_err(format!("reading {table}")));
-            rows
+            stmt.query_map([&trace_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })
+            .map_err(sqlite_err(format!("reading {table}")))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite_err(format!("reading {table}")))
         };
         if let Some(name) = info.trace_name.take() {
             info.info.tags.insert(tag::TRACE_NAME.to_owned(), name);

@@ -55,9 +55,9 @@ impl Store {
                 .experiment_id()
                 .unwrap_or(default_experiment)
                 .to_owned();
-            if !experiments.contains_key(&id) {
-                let experiment = self.experiment(&id);
-                experiments.insert(id, experiment);
+            if let std::collections::hash_map::Entry::Vacant(entry) = experiments.entry(id) {
+                let experiment = self.experiment(entry.key());
+                entry.insert(experiment);
             }
         }
         let path = self.path.display().to_string();

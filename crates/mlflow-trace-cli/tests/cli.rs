@@ -1,0 +1,159 @@
+//! The `mlflow-trace` binary without external backends: demo output, reading the store,
+//! several processes writing one database.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{clean_command, run_demo, run_ok};
+
+fn mlflow_trace() -> Command {
+    clean_command(env!("CARGO_BIN_EXE_mlflow-trace"))
+}
+
+#[test]
+fn demo_prints_ids_destination_and_trees() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, stdout) = run_demo(dir.path(), &[]);
+    let db = dir.path().join("mlflow.db");
+    assert!(
+        stdout.contains(&format!(
+            "MLflow SQLite store sqlite:///{} (experiment 0)",
+            db.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("└─ foo [UNKNOWN] OK"), "{stdout}");
+    assert!(
+        stdout.contains("failing_tool [TOOL] ERROR (ValueError: tool failed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("event exception: ValueError: tool failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tags: env=golden, team=anchors"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!(
+        "mlflow server --backend-store-uri sqlite:///{}",
+        db.display()
+    )));
+    for id in &ids {
+        assert!(stdout.contains(&format!("{id} \"")), "tree header for {id}");
+    }
+}
+
+#[test]
+fn traces_list_and_show_read_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, _) = run_demo(dir.path(), &[]);
+    let list = run_ok(
+        mlflow_trace()
+            .args(["traces", "list"])
+            .current_dir(dir.path()),
+    );
+    let list = String::from_utf8(list.stdout).unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("TRACE ID"), "{list}");
+    assert_eq!(lines.len(), 3, "{list}");
+    for id in &ids {
+        assert!(list.contains(id.as_str()), "{list}");
+    }
+    assert!(
+        list.contains("{\"question\": \"What is MLflow?\"}"),
+        "{list}"
+    );
+    let chain = lines.iter().find(|l| l.contains("chain")).unwrap();
+    assert!(
+        chain.contains(" OK ") && chain.split_whitespace().any(|w| w == "3"),
+        "{chain}"
+    );
+
+    let chain_id = chain.split_whitespace().next().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let show = run_ok(mlflow_trace().args([
+        "traces",
+        "show",
+        chain_id,
+        "--db",
+        &db.display().to_string(),
+    ]));
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(show.contains("└─ chain [CHAIN] OK"), "{show}");
+    assert!(show.contains("├─ llm [LLM] OK"), "{show}");
+    assert!(
+        show.contains("attribute custom.dict: {\"k\":\"v\"}"),
+        "{show}"
+    );
+    assert!(show.contains("\"temperature\":0.0"), "full inputs: {show}");
+
+    let missing = mlflow_trace()
+        .args(["traces", "show", "tr-0"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no trace tr-0"));
+}
+
+#[test]
+fn reading_a_missing_store_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mlflow_trace()
+        .args(["traces", "list"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mlflow.db does not exist"), "{stderr}");
+}
+
+#[test]
+fn several_processes_create_and_write_one_database() {
+    // Started together on a directory without a database: they race to create it, then
+    // to write.
+    let dir = tempfile::tempdir().unwrap();
+    let processes: Vec<std::process::Child> = (0..8)
+        .map(|_| {
+            mlflow_trace()
+                .arg("demo")
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut p in processes {
+        assert!(p.wait().unwrap().success());
+    }
+    let list = run_ok(
+        mlflow_trace()
+            .args(["traces", "list", "--limit", "100"])
+            .current_dir(dir.path()),
+    );
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert_eq!(list.lines().count() - 1, 16, "{list}");
+    assert_eq!(list.matches(" chain ").count(), 8, "{list}");
+}
+
+#[test]
+fn an_invalid_tracking_uri_is_reported_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mlflow_trace()
+        .arg("demo")
+        .env("MLFLOW_TRACKING_URI", "sqlite://")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value \"sqlite://\" for MLFLOW_TRACKING_URI"),
+        "{stderr}"
+    );
+}

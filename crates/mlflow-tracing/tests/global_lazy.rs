@@ -1,0 +1,148 @@
+//! The global pipeline: configured from the environment on first use, flushed at exit.
+//!
+//! These tests re-run this test binary as a child process (global state and process exit
+//! are per process), then check what the child left in its database.
+
+use std::path::Path;
+use std::process::Command;
+
+use mlflow_tracing::local_store::LocalStore;
+
+const CHILD: &str = "MLFLOW_TRACING_TEST_CHILD";
+
+/// Runs the test named `name` of this binary in a child process with `env`.
+fn run_child(name: &str, env: &[(&str, String)]) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MLFLOW_") || key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command.env(CHILD, "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+fn record_traces(n: usize) {
+    for i in 0..n {
+        let root = mlflow_tracing::start_span("job").start();
+        root.set_inputs(i);
+        let _child = mlflow_tracing::start_span("step").start();
+    }
+}
+
+#[test]
+fn without_any_set_up_or_flush_nothing_is_lost_at_exit() {
+    if is_child() {
+        // Configured from MLFLOW_TRACKING_URI on first use; no guard, no flush.
+        record_traces(300);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    run_child(
+        "global_lazy::without_any_set_up_or_flush_nothing_is_lost_at_exit",
+        &[("MLFLOW_TRACKING_URI", format!("sqlite:///{}", db.display()))],
+    );
+    let traces = LocalStore::open(&db)
+        .unwrap()
+        .list_traces(None, 1000)
+        .unwrap();
+    assert_eq!(traces.len(), 300);
+    assert!(traces.iter().all(|t| t.span_count() == 2));
+}
+
+#[test]
+fn set_tracking_uri_and_set_experiment_route_new_traces() {
+    if is_child() {
+        let db = std::env::var("TEST_DB").unwrap();
+        mlflow_tracing::set_tracking_uri(format!("sqlite:///{db}")).unwrap();
+        assert_eq!(
+            mlflow_tracing::get_tracking_uri(),
+            format!("sqlite:///{db}")
+        );
+        let id = mlflow_tracing::set_experiment("my-experiment").unwrap();
+        assert_eq!(id, "1");
+        record_traces(5);
+        mlflow_tracing::flush().unwrap();
+        let err = mlflow_tracing::set_tracking_uri("http://localhost:5000").unwrap_err();
+        assert!(err.to_string().contains("set_tracking_uri"), "{err}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nested/dir/mlflow.db");
+    run_child(
+        "global_lazy::set_tracking_uri_and_set_experiment_route_new_traces",
+        &[("TEST_DB", db.display().to_string())],
+    );
+    let store = LocalStore::open(&db).unwrap();
+    assert_eq!(store.list_traces(Some("1"), 100).unwrap().len(), 5);
+    assert!(store.list_traces(Some("0"), 100).unwrap().is_empty());
+}
+
+#[test]
+fn init_reports_configuration_errors_and_the_guard_flushes() {
+    if is_child() {
+        match std::env::var("CASE").as_deref() {
+            Ok("bad") => {
+                let err = mlflow_tracing::init().unwrap_err().to_string();
+                assert_eq!(
+                    err,
+                    "invalid value \"abc\" for MLFLOW_TRACE_SAMPLING_RATIO: expected a number \
+                     between 0.0 and 1.0"
+                );
+            }
+            _ => {
+                let guard = mlflow_tracing::init().unwrap();
+                record_traces(50);
+                drop(guard);
+                // After shutdown, spans are no-ops.
+                assert!(!mlflow_tracing::start_span("after").start().is_recording());
+            }
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let uri = format!("sqlite:///{}", db.display());
+    let name = "global_lazy::init_reports_configuration_errors_and_the_guard_flushes";
+    run_child(
+        name,
+        &[
+            ("CASE", "bad".into()),
+            ("MLFLOW_TRACE_SAMPLING_RATIO", "abc".into()),
+            ("MLFLOW_TRACKING_URI", uri.clone()),
+        ],
+    );
+    assert!(
+        !Path::new(&db).exists(),
+        "a failed init must not create the database"
+    );
+    run_child(
+        name,
+        &[("CASE", "good".into()), ("MLFLOW_TRACKING_URI", uri)],
+    );
+    assert_eq!(
+        LocalStore::open(&db)
+            .unwrap()
+            .list_traces(None, 100)
+            .unwrap()
+            .len(),
+        50
+    );
+}

@@ -1,0 +1,6 @@
+#[mlflow_tracing::trace(name = step_name)]
+fn step() {}
+
+fn main() {
+    step();
+}

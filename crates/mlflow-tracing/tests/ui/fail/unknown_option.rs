@@ -1,0 +1,6 @@
+#[mlflow_tracing::trace(level = "info")]
+fn step() {}
+
+fn main() {
+    step();
+}

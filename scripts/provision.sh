@@ -1,0 +1,47 @@
+# Provisions what the tests need, from the package registries. Source it, then call the
+# functions. Everything is cached under $MLFLOW_TRACING_CACHE (default
+# ~/.cache/mlflow-tracing-rs) and reused while the pinned versions match.
+#
+#   ensure_mlflow_venv   -> a Python venv with mlflow==$MLFLOW_VERSION; prints its python
+
+MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
+MLFLOW_TRACING_CACHE="${MLFLOW_TRACING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-tracing-rs}"
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# A Python >= 3.10 to create venvs with.
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.12 python3.11 python3.10 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  echo "no Python >= 3.10 with the venv module found (set PYTHON=...)" >&2
+  return 1
+}
+
+# make_venv DIR PACKAGE... : (re)creates DIR with the packages unless a marker says they
+# are already installed there.
+make_venv() {
+  local dir="$1"; shift
+  local marker="$dir/.installed" want="$*"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] && [ -x "$dir/bin/python" ]; then
+    return 0
+  fi
+  local python; python=$(find_python)
+  log "installing $want into $dir (first run only; about a minute)"
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --upgrade pip >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
+  echo "$want" > "$marker"
+}
+
+ensure_mlflow_venv() {
+  local dir="$MLFLOW_TRACING_CACHE/venv-mlflow-$MLFLOW_VERSION"
+  make_venv "$dir" "mlflow==$MLFLOW_VERSION"
+  echo "$dir/bin/python"
+}
