@@ -130,9 +130,10 @@ fn span_node(
         let _ = writeln!(out, "{child_prefix}  token usage: {}", json_text(&usage));
     }
     if detail == Detail::Full {
-        for (key, value) in span.raw_attributes() {
+        for kv in span.attributes() {
+            let key = kv.key.as_str();
             if !key.starts_with("mlflow.") {
-                let shown = span.attribute(key).unwrap_or_else(|| value.clone());
+                let shown = span.attribute(key).unwrap_or(Value::Null);
                 let _ = writeln!(
                     out,
                     "{child_prefix}  attribute {key}: {}",
@@ -143,15 +144,20 @@ fn span_node(
     }
     for event in span.events() {
         let text = match (
-            event.attributes().get("exception.type"),
-            event.attributes().get("exception.message"),
+            event.attribute("exception.type"),
+            event.attribute("exception.message"),
         ) {
             (Some(Value::String(t)), Some(Value::String(m))) => format!("{t}: {m}"),
             _ => json_text(&Value::Object(
                 event
                     .attributes()
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|kv| {
+                        (
+                            kv.key.to_string(),
+                            event.attribute(kv.key.as_str()).unwrap_or(Value::Null),
+                        )
+                    })
                     .collect(),
             )),
         };
@@ -162,7 +168,7 @@ fn span_node(
         };
         let _ = writeln!(out, "{child_prefix}  event {}: {text}", event.name());
         if detail == Detail::Full
-            && let Some(Value::String(stack)) = event.attributes().get("exception.stacktrace")
+            && let Some(Value::String(stack)) = event.attribute("exception.stacktrace")
         {
             for line in stack.lines() {
                 let _ = writeln!(out, "{child_prefix}    {line}");

@@ -7,25 +7,30 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
-use serde_json::Value;
 
 use crate::destination::{CompletedTrace, DestinationHandle};
 use crate::keys::{self, metadata, tag};
-use crate::model::{Span, SpanEvent, Trace, TraceInfo, hex};
+use crate::model::{Span, SpanEvent, Trace, TraceInfo, otel_to_json};
 use crate::pipeline::{Msg, Shared, Ticket, TraceShared};
 use crate::trace_api::TraceUpdate;
 use crate::trace_info::{aggregate_token_usage, preview, truncate_metadata_value};
 use crate::types::{SpanStatus, StatusCode, TraceState};
 use crate::{diag, json};
 
+/// How often unfinished traces are checked for expiry.
 const TICK: Duration = Duration::from_secs(1);
+/// The assembler's sleep after a busy round, doubling while idle up to `IDLE_MAX`.
+const IDLE_MIN: Duration = Duration::from_millis(1);
+const IDLE_MAX: Duration = Duration::from_millis(200);
+/// Finished traces handed to the destinations at most at once.
+const OUTBOX_BATCH: usize = 512;
 
 /// What the assembler needs to know about the pipeline's configuration.
 #[derive(Debug)]
@@ -49,6 +54,7 @@ pub(crate) fn spawn(
         destinations,
         shared,
         settings,
+        outbox: Vec::new(),
     };
     let spawned = std::thread::Builder::new()
         .name("mlflow-tracing-assembler".to_owned())
@@ -130,31 +136,66 @@ impl Pending {
 
 struct Assembler {
     pending: HashMap<TraceId, Pending>,
+    /// Finished traces not yet handed to the destinations.
+    outbox: Vec<Arc<CompletedTrace>>,
     destinations: Vec<DestinationHandle>,
     shared: Arc<Shared>,
     settings: AssemblySettings,
 }
 
 impl Assembler {
+    /// Drains the queue, then parks. Producers never wake this thread for a span (a wake
+    /// is a system call on the recording thread); it wakes itself, soon after activity and
+    /// more and more rarely when idle, and is woken for flushes, shutdown and backlogs.
     fn run(&mut self, receiver: Receiver<Msg>) {
         let mut last_sweep = Instant::now();
+        let mut idle = IDLE_MIN;
         loop {
-            match receiver.recv_timeout(TICK) {
-                Ok(msg) => {
-                    if !self.handle(msg) {
+            let mut active = false;
+            loop {
+                match receiver.try_recv() {
+                    Ok(msg) => {
+                        active = true;
+                        if !self.handle(msg) {
+                            return;
+                        }
+                        if self.outbox.len() >= OUTBOX_BATCH {
+                            self.send_outbox();
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.send_outbox();
+                        self.drop_unfinished("tracing was shut down");
                         return;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.drop_unfinished("tracing was shut down");
-                    return;
-                }
             }
+            self.send_outbox();
             if last_sweep.elapsed() >= TICK {
                 self.evict_expired();
                 last_sweep = Instant::now();
             }
+            idle = if active {
+                IDLE_MIN
+            } else {
+                (idle * 2).min(IDLE_MAX)
+            };
+            std::thread::park_timeout(idle);
+        }
+    }
+
+    /// Hands the traces finished since the last call to every destination, as one batch.
+    fn send_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.outbox);
+        if let Some((last, others)) = self.destinations.split_last() {
+            for dest in others {
+                dest.export(batch.clone());
+            }
+            last.export(batch);
         }
     }
 
@@ -165,7 +206,7 @@ impl Assembler {
                 let pending = self.new_pending(shared);
                 self.pending.insert(pending.shared.otel_trace_id, pending);
             }
-            Msg::SpanEnded(data, ticket) => self.span_ended(*data, ticket),
+            Msg::SpanEnded(data, ticket) => self.span_ended(data, ticket),
             Msg::SpanDropped { trace_id, root } => {
                 if let Some(p) = self.pending.get_mut(&trace_id) {
                     p.dropped += 1;
@@ -183,12 +224,14 @@ impl Assembler {
                 }),
             },
             Msg::Flush(barrier) => {
+                self.send_outbox();
                 for dest in &self.destinations {
                     dest.flush(barrier.clone());
                 }
                 barrier.complete_part(Vec::new());
             }
             Msg::Shutdown(barrier) => {
+                self.send_outbox();
                 self.drop_unfinished("tracing was shut down");
                 for dest in &self.destinations {
                     dest.shutdown(barrier.clone());
@@ -276,10 +319,7 @@ impl Assembler {
         }
         let trace = finish(pending, self.settings.experiment_id.clone());
         self.shared.counters.traces_completed.inc();
-        let trace = Arc::new(trace);
-        for dest in &self.destinations {
-            dest.export(trace.clone());
-        }
+        self.outbox.push(Arc::new(trace));
     }
 
     fn count_dropped(&self, pending: &Pending) {
@@ -394,9 +434,9 @@ fn finish(mut pending: Pending, experiment_id: Option<String>) -> CompletedTrace
 
 /// The stored (JSON-encoded) value of an attribute, as a string.
 fn raw_attribute(span: &Span, key: &str) -> Option<String> {
-    span.attributes.get(key).map(|v| match v {
-        Value::String(s) => s.clone(),
-        other => json::dumps(other),
+    span.raw_attribute(key).map(|v| match v {
+        opentelemetry::Value::String(s) => s.as_str().to_owned(),
+        other => json::dumps(&otel_to_json(other)),
     })
 }
 
@@ -406,60 +446,33 @@ fn unix_nanos(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Converts an OpenTelemetry span into MLflow's span model. Attributes set twice keep
-/// their first position and last value, like the Python dict behind MLflow's spans.
-pub(crate) fn convert_span(data: SpanData, request_id: &str) -> Span {
-    let mut attributes = IndexMap::with_capacity(data.attributes.len());
-    for kv in data.attributes {
-        attributes.insert(kv.key.as_str().to_owned(), otel_value_to_json(kv.value));
-    }
-    let events = data
-        .events
-        .events
-        .into_iter()
-        .map(|e| SpanEvent {
-            name: e.name.into_owned(),
-            time_ns: unix_nanos(e.timestamp),
-            attributes: e
-                .attributes
-                .into_iter()
-                .map(|kv| (kv.key.as_str().to_owned(), otel_value_to_json(kv.value)))
-                .collect(),
-        })
-        .collect();
-    let parent_id =
-        (data.parent_span_id != SpanId::INVALID).then(|| data.parent_span_id.to_string());
-    Span {
-        trace_id: request_id.to_owned(),
-        otel_trace_id: data.span_context.trace_id().to_bytes(),
-        span_id: hex(&data.span_context.span_id().to_bytes()),
-        parent_id,
-        name: data.name.into_owned(),
+/// Converts an OpenTelemetry span into MLflow's span model, moving its data. Attributes
+/// set twice keep their first position and last value, like the Python dict behind
+/// MLflow's spans.
+pub(crate) fn convert_span(data: SpanData, request_id: &Arc<str>) -> Span {
+    let mut span = Span {
+        trace_id: request_id.clone(),
+        otel_trace_id: data.span_context.trace_id(),
+        span_id: data.span_context.span_id(),
+        parent_id: (data.parent_span_id != SpanId::INVALID).then_some(data.parent_span_id),
+        name: data.name,
         start_time_ns: unix_nanos(data.start_time),
         end_time_ns: unix_nanos(data.end_time),
         status: SpanStatus::from_otel(&data.status),
-        attributes,
-        events,
-    }
-}
-
-fn otel_value_to_json(value: opentelemetry::Value) -> Value {
-    use opentelemetry::{Array, Value as V};
-    fn float(f: f64) -> Value {
-        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-    }
-    match value {
-        V::Bool(b) => Value::Bool(b),
-        V::I64(i) => Value::from(i),
-        V::F64(f) => float(f),
-        V::String(s) => Value::String(s.to_string()),
-        V::Array(Array::Bool(items)) => items.into_iter().map(Value::Bool).collect(),
-        V::Array(Array::I64(items)) => items.into_iter().map(Value::from).collect(),
-        V::Array(Array::F64(items)) => items.into_iter().map(float).collect(),
-        V::Array(Array::String(items)) => items
+        attributes: Vec::with_capacity(data.attributes.len()),
+        events: data
+            .events
+            .events
             .into_iter()
-            .map(|s| Value::String(s.to_string()))
+            .map(|e| SpanEvent {
+                name: e.name,
+                time_ns: unix_nanos(e.timestamp),
+                attributes: e.attributes,
+            })
             .collect(),
-        other => Value::String(other.to_string()),
+    };
+    for kv in data.attributes {
+        span.set_attribute(kv);
     }
+    span
 }

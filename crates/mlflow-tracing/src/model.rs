@@ -4,9 +4,14 @@
 //! attributes are kept as stored: MLflow's own attributes are JSON-encoded strings
 //! (`mlflow.spanType` is `"\"LLM\""`); [`Span::attribute`] decodes them.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use indexmap::IndexMap;
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::{Array, KeyValue, Value as OtelValue};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -51,7 +56,7 @@ impl Trace {
         let mut children: Vec<&Span> = self
             .spans
             .iter()
-            .filter(|s| s.parent_id.as_deref() == Some(parent.span_id.as_str()))
+            .filter(|s| s.parent_id == Some(parent.span_id))
             .collect();
         children.sort_by_key(|s| s.start_time_ns);
         children
@@ -133,9 +138,9 @@ impl TraceInfo {
 /// One event of a span, such as the `exception` event of a failed span.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanEvent {
-    pub(crate) name: String,
+    pub(crate) name: Cow<'static, str>,
     pub(crate) time_ns: u64,
-    pub(crate) attributes: IndexMap<String, Value>,
+    pub(crate) attributes: Vec<KeyValue>,
 }
 
 impl SpanEvent {
@@ -150,23 +155,31 @@ impl SpanEvent {
     }
 
     /// The event attributes (plain values, not JSON-encoded).
-    pub fn attributes(&self) -> &IndexMap<String, Value> {
+    pub fn attributes(&self) -> &[KeyValue] {
         &self.attributes
+    }
+
+    /// One attribute, as JSON.
+    pub fn attribute(&self, key: &str) -> Option<Value> {
+        find(&self.attributes, key).map(otel_to_json)
     }
 }
 
 /// A finished span.
+///
+/// Its attributes are OpenTelemetry key-values as recorded: MLflow's own attributes hold
+/// JSON text (`mlflow.spanType` is `"\"LLM\""`); [`Span::attribute`] decodes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Span {
-    pub(crate) trace_id: String,
-    pub(crate) otel_trace_id: [u8; 16],
-    pub(crate) span_id: String,
-    pub(crate) parent_id: Option<String>,
-    pub(crate) name: String,
+    pub(crate) trace_id: Arc<str>,
+    pub(crate) otel_trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_id: Option<SpanId>,
+    pub(crate) name: Cow<'static, str>,
     pub(crate) start_time_ns: u64,
     pub(crate) end_time_ns: u64,
     pub(crate) status: SpanStatus,
-    pub(crate) attributes: IndexMap<String, Value>,
+    pub(crate) attributes: Vec<KeyValue>,
     pub(crate) events: Vec<SpanEvent>,
 }
 
@@ -176,14 +189,19 @@ impl Span {
         &self.trace_id
     }
 
-    /// The span id, 16 lowercase hex digits.
-    pub fn span_id(&self) -> &str {
-        &self.span_id
+    /// The OpenTelemetry trace id.
+    pub fn otel_trace_id(&self) -> TraceId {
+        self.otel_trace_id
+    }
+
+    /// The span id (displays as 16 lowercase hex digits).
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
     }
 
     /// The parent's span id; `None` for the root span.
-    pub fn parent_id(&self) -> Option<&str> {
-        self.parent_id.as_deref()
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.parent_id
     }
 
     /// The span name.
@@ -216,14 +234,19 @@ impl Span {
         &self.events
     }
 
-    /// The attributes as stored (MLflow's are JSON-encoded strings).
-    pub fn raw_attributes(&self) -> &IndexMap<String, Value> {
+    /// The attributes as recorded, each key once, in the order first set.
+    pub fn attributes(&self) -> &[KeyValue] {
         &self.attributes
     }
 
-    /// An attribute, decoded: JSON strings are parsed, other values returned as they are.
+    /// An attribute as recorded (for MLflow's attributes: the JSON text).
+    pub fn raw_attribute(&self, key: &str) -> Option<&OtelValue> {
+        find(&self.attributes, key)
+    }
+
+    /// An attribute, decoded: JSON text is parsed, other values converted as they are.
     pub fn attribute(&self, key: &str) -> Option<Value> {
-        self.attributes.get(key).map(decode_attribute)
+        self.raw_attribute(key).map(decode_attribute)
     }
 
     /// The span type (`mlflow.spanType`), `UNKNOWN` when absent.
@@ -255,15 +278,27 @@ impl Span {
         crate::json::ascii_len(&MlflowSpanDict(self))
     }
 
+    /// Sets an attribute, keeping its position if it is already there.
+    pub(crate) fn set_attribute(&mut self, attribute: KeyValue) {
+        match self
+            .attributes
+            .iter_mut()
+            .find(|kv| kv.key == attribute.key)
+        {
+            Some(existing) => existing.value = attribute.value,
+            None => self.attributes.push(attribute),
+        }
+    }
+
     /// Parses MLflow's span JSON (`spans.content`).
     pub(crate) fn from_mlflow_json(trace_id: &str, content: &str) -> Option<Span> {
         let v: Value = serde_json::from_str(content).ok()?;
-        let otel_trace_id = decode_id::<16>(v.get("trace_id")?)?;
-        let span_id = hex(&decode_id::<8>(v.get("span_id")?)?);
+        let otel_trace_id = TraceId::from_bytes(decode_id::<16>(v.get("trace_id")?)?);
+        let span_id = SpanId::from_bytes(decode_id::<8>(v.get("span_id")?)?);
         let parent_id = v
             .get("parent_span_id")
             .and_then(decode_id::<8>)
-            .map(|p| hex(&p));
+            .map(SpanId::from_bytes);
         let status = v.get("status");
         let code = match status.and_then(|s| s.get("code")).and_then(Value::as_str) {
             Some("STATUS_CODE_OK") | Some("OK") => StatusCode::Ok,
@@ -278,10 +313,6 @@ impl Span {
             StatusCode::Error => SpanStatus::error(message),
             other => SpanStatus::from(other),
         };
-        let attributes = match v.get("attributes") {
-            Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            _ => IndexMap::new(),
-        };
         let events = v
             .get("events")
             .and_then(Value::as_array)
@@ -289,32 +320,29 @@ impl Span {
                 events
                     .iter()
                     .map(|e| SpanEvent {
-                        name: e
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
+                        name: Cow::Owned(
+                            e.get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                        ),
                         time_ns: e.get("time_unix_nano").and_then(Value::as_u64).unwrap_or(0),
-                        attributes: match e.get("attributes") {
-                            Some(Value::Object(map)) => {
-                                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                            }
-                            _ => IndexMap::new(),
-                        },
+                        attributes: json_to_key_values(e.get("attributes")),
                     })
                     .collect()
             })
             .unwrap_or_default();
         Some(Span {
-            trace_id: trace_id.to_owned(),
+            trace_id: Arc::from(trace_id),
             otel_trace_id,
             span_id,
             parent_id,
-            name: v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            name: Cow::Owned(
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
             start_time_ns: v
                 .get("start_time_unix_nano")
                 .and_then(Value::as_u64)
@@ -324,28 +352,99 @@ impl Span {
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
             status,
-            attributes,
+            attributes: json_to_key_values(v.get("attributes")),
             events,
         })
     }
 }
 
-/// Decodes an attribute value stored the MLflow way (a JSON string); values that are not
-/// valid JSON are returned as they are, as MLflow does.
-pub(crate) fn decode_attribute(value: &Value) -> Value {
+fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a OtelValue> {
+    attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+/// An OpenTelemetry value as JSON, as it is (strings are not parsed).
+pub(crate) fn otel_to_json(value: &OtelValue) -> Value {
+    fn float(f: f64) -> Value {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
     match value {
-        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| value.clone()),
-        other => other.clone(),
+        OtelValue::Bool(b) => Value::Bool(*b),
+        OtelValue::I64(i) => Value::from(*i),
+        OtelValue::F64(f) => float(*f),
+        OtelValue::String(s) => Value::String(s.as_str().to_owned()),
+        OtelValue::Array(Array::Bool(items)) => items.iter().copied().map(Value::Bool).collect(),
+        OtelValue::Array(Array::I64(items)) => items.iter().copied().map(Value::from).collect(),
+        OtelValue::Array(Array::F64(items)) => items.iter().copied().map(float).collect(),
+        OtelValue::Array(Array::String(items)) => items
+            .iter()
+            .map(|s| Value::String(s.as_str().to_owned()))
+            .collect(),
+        other => Value::String(other.to_string()),
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+/// JSON attributes (from the store) as OpenTelemetry key-values: strings stay strings
+/// (MLflow's JSON text), scalars and scalar arrays keep their type, anything else is
+/// kept as JSON text.
+fn json_to_key_values(attributes: Option<&Value>) -> Vec<KeyValue> {
+    let Some(Value::Object(map)) = attributes else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => OtelValue::from(s.clone()),
+                Value::Bool(b) => OtelValue::Bool(*b),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => OtelValue::I64(i),
+                    None => OtelValue::F64(n.as_f64().unwrap_or(0.0)),
+                },
+                other => OtelValue::from(crate::json::dumps(other)),
+            };
+            KeyValue::new(k.clone(), value)
+        })
+        .collect()
+}
+
+/// Writes an attribute value the way MLflow's span JSON holds it.
+struct JsonValue<'a>(&'a OtelValue);
+
+impl Serialize for JsonValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            OtelValue::String(s) => serializer.serialize_str(s.as_str()),
+            OtelValue::Bool(b) => serializer.serialize_bool(*b),
+            OtelValue::I64(i) => serializer.serialize_i64(*i),
+            OtelValue::F64(f) => serializer.serialize_f64(*f),
+            other => otel_to_json(other).serialize(serializer),
+        }
     }
-    s
+}
+
+/// Key-values as a JSON object.
+struct JsonAttributes<'a>(&'a [KeyValue]);
+
+impl Serialize for JsonAttributes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for kv in self.0 {
+            map.serialize_entry(kv.key.as_str(), &JsonValue(&kv.value))?;
+        }
+        map.end()
+    }
+}
+
+/// Decodes an attribute value stored the MLflow way (JSON text); text that is not valid
+/// JSON is returned as a string, as MLflow does.
+pub(crate) fn decode_attribute(value: &OtelValue) -> Value {
+    match value {
+        OtelValue::String(s) => serde_json::from_str(s.as_str())
+            .unwrap_or_else(|_| Value::String(s.as_str().to_owned())),
+        other => otel_to_json(other),
+    }
 }
 
 fn decode_id<const N: usize>(v: &Value) -> Option<[u8; N]> {
@@ -361,6 +460,7 @@ fn decode_id<const N: usize>(v: &Value) -> Option<[u8; N]> {
     bytes.try_into().ok()
 }
 
+#[cfg(test)]
 fn hex_to_bytes<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
     for (i, byte) in out.iter_mut().enumerate() {
@@ -379,14 +479,11 @@ impl Serialize for MlflowSpanDict<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let span = self.0;
         let mut map = serializer.serialize_map(Some(10))?;
-        map.serialize_entry("trace_id", &BASE64.encode(span.otel_trace_id))?;
-        map.serialize_entry("span_id", &BASE64.encode(hex_to_bytes::<8>(&span.span_id)))?;
+        map.serialize_entry("trace_id", &BASE64.encode(span.otel_trace_id.to_bytes()))?;
+        map.serialize_entry("span_id", &BASE64.encode(span.span_id.to_bytes()))?;
         map.serialize_entry(
             "parent_span_id",
-            &span
-                .parent_id
-                .as_deref()
-                .map(|p| BASE64.encode(hex_to_bytes::<8>(p))),
+            &span.parent_id.map(|p| BASE64.encode(p.to_bytes())),
         )?;
         map.serialize_entry("name", &span.name)?;
         map.serialize_entry("start_time_unix_nano", &span.start_time_ns)?;
@@ -399,7 +496,7 @@ impl Serialize for MlflowSpanDict<'_> {
                 message: span.status.description(),
             },
         )?;
-        map.serialize_entry("attributes", &span.attributes)?;
+        map.serialize_entry("attributes", &JsonAttributes(&span.attributes))?;
         map.serialize_entry("links", &[(); 0])?;
         map.end()
     }
@@ -424,7 +521,7 @@ impl Serialize for EventDict<'_> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("name", &self.0.name)?;
         map.serialize_entry("time_unix_nano", &self.0.time_ns)?;
-        map.serialize_entry("attributes", &self.0.attributes)?;
+        map.serialize_entry("attributes", &JsonAttributes(&self.0.attributes))?;
         map.end()
     }
 }
@@ -440,33 +537,22 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample_span() -> Span {
-        let mut attributes = IndexMap::new();
-        attributes.insert(
-            "mlflow.traceRequestId".to_owned(),
-            Value::String("\"tr-2595d2b5032242e48f6a6b461726e3db\"".to_owned()),
-        );
-        attributes.insert(
-            "mlflow.spanType".to_owned(),
-            Value::String("\"UNKNOWN\"".to_owned()),
-        );
-        attributes.insert(
-            "mlflow.spanInputs".to_owned(),
-            Value::String("{\"a\": 1}".to_owned()),
-        );
-        attributes.insert(
-            "mlflow.spanOutputs".to_owned(),
-            Value::String("{\"b\": 2}".to_owned()),
-        );
-        attributes.insert(
-            "mlflow.spanLogLevel".to_owned(),
-            Value::String("10".to_owned()),
-        );
+        let attributes = vec![
+            KeyValue::new(
+                "mlflow.traceRequestId",
+                "\"tr-2595d2b5032242e48f6a6b461726e3db\"",
+            ),
+            KeyValue::new("mlflow.spanType", "\"UNKNOWN\""),
+            KeyValue::new("mlflow.spanInputs", "{\"a\": 1}"),
+            KeyValue::new("mlflow.spanOutputs", "{\"b\": 2}"),
+            KeyValue::new("mlflow.spanLogLevel", "10"),
+        ];
         Span {
-            trace_id: "tr-2595d2b5032242e48f6a6b461726e3db".to_owned(),
-            otel_trace_id: hex_to_bytes("2595d2b5032242e48f6a6b461726e3db"),
-            span_id: "b2f251691cb86193".to_owned(),
+            trace_id: Arc::from("tr-2595d2b5032242e48f6a6b461726e3db"),
+            otel_trace_id: TraceId::from_bytes(hex_to_bytes("2595d2b5032242e48f6a6b461726e3db")),
+            span_id: SpanId::from_bytes(hex_to_bytes("b2f251691cb86193")),
             parent_id: None,
-            name: "foo".to_owned(),
+            name: Cow::Borrowed("foo"),
             start_time_ns: 1795462123628128158,
             end_time_ns: 1795462123670445894,
             status: SpanStatus::ok(),
@@ -488,17 +574,18 @@ pub(crate) mod tests {
     #[test]
     fn span_json_round_trips() {
         let mut span = sample_span();
-        span.parent_id = Some("0102030405060708".to_owned());
+        span.parent_id = Some(SpanId::from_bytes([1, 2, 3, 4, 5, 6, 7, 8]));
         span.status = SpanStatus::error("ValueError: tool failed");
+        span.attributes.push(KeyValue::new("typed.int", 7_i64));
+        span.attributes.push(KeyValue::new("typed.bool", true));
         span.events.push(SpanEvent {
-            name: "exception".to_owned(),
+            name: Cow::Borrowed("exception"),
             time_ns: 5,
-            attributes: [("exception.message".to_owned(), Value::from("tool failed"))]
-                .into_iter()
-                .collect(),
+            attributes: vec![KeyValue::new("exception.message", "tool failed")],
         });
         let parsed = Span::from_mlflow_json(&span.trace_id, &span.to_mlflow_json()).unwrap();
         assert_eq!(parsed, span);
+        assert_eq!(parsed.attribute("typed.int"), Some(serde_json::json!(7)));
         assert_eq!(parsed.span_type(), SpanType::Unknown);
         assert_eq!(parsed.inputs(), Some(serde_json::json!({"a": 1})));
     }

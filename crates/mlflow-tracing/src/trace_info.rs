@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
+use opentelemetry::trace::SpanId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -149,8 +150,8 @@ const CACHE_TOKEN_KEYS: [&str; 3] = [
 /// reported usage (integrations that put cumulative usage on a parent would otherwise be
 /// counted twice). `None` when no span reported usage.
 pub(crate) fn aggregate_token_usage(spans: &[Span]) -> Option<Map<String, Value>> {
-    let ids: std::collections::HashSet<&str> = spans.iter().map(Span::span_id).collect();
-    let mut children: HashMap<&str, Vec<&Span>> = HashMap::new();
+    let ids: std::collections::HashSet<SpanId> = spans.iter().map(Span::span_id).collect();
+    let mut children: HashMap<SpanId, Vec<&Span>> = HashMap::new();
     let mut stack: Vec<(&Span, bool)> = Vec::new();
     for span in spans {
         match span.parent_id().filter(|p| ids.contains(p)) {
@@ -173,7 +174,7 @@ pub(crate) fn aggregate_token_usage(spans: &[Span]) -> Option<Map<String, Value>
             has_data = true;
         }
         let next = ancestor_has_data || usage.is_some();
-        if let Some(kids) = children.get(span.span_id()) {
+        if let Some(kids) = children.get(&span.span_id()) {
             stack.extend(kids.iter().map(|kid| (*kid, next)));
         }
     }
@@ -373,15 +374,15 @@ mod tests {
         assert!(p.ends_with("..."));
     }
 
-    fn span(id: &str, parent: Option<&str>, usage: Option<Value>) -> Span {
+    fn span(id: u64, parent: Option<u64>, usage: Option<Value>) -> Span {
         let mut span = crate::model::tests::sample_span();
-        span.span_id = id.into();
-        span.parent_id = parent.map(Into::into);
+        span.span_id = SpanId::from(id);
+        span.parent_id = parent.map(SpanId::from);
         if let Some(usage) = usage {
-            span.attributes.insert(
-                keys::span::CHAT_USAGE.into(),
-                Value::String(crate::json::dumps(&usage)),
-            );
+            span.set_attribute(opentelemetry::KeyValue::new(
+                keys::span::CHAT_USAGE,
+                crate::json::dumps(&usage),
+            ));
         }
         span
     }
@@ -390,14 +391,10 @@ mod tests {
     fn token_usage_skips_descendants_of_spans_with_usage() {
         let u = |i, o| json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o});
         let spans = vec![
-            span("0000000000000001", None, None),
-            span("0000000000000002", Some("0000000000000001"), Some(u(10, 5))),
-            span(
-                "0000000000000003",
-                Some("0000000000000002"),
-                Some(u(100, 100)),
-            ),
-            span("0000000000000004", Some("0000000000000001"), Some(u(2, 3))),
+            span(1, None, None),
+            span(2, Some(1), Some(u(10, 5))),
+            span(3, Some(2), Some(u(100, 100))),
+            span(4, Some(1), Some(u(2, 3))),
         ];
         let total = aggregate_token_usage(&spans).unwrap();
         assert_eq!(
@@ -410,7 +407,7 @@ mod tests {
         );
         assert!(aggregate_token_usage(&spans[..1]).is_none());
         let cached = vec![span(
-            "0000000000000001",
+            1,
             None,
             Some(json!({"input_tokens": 1, "cache_read_input_tokens": 4})),
         )];

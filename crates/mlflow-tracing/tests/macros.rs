@@ -193,7 +193,7 @@ fn results_record_ok_as_outputs_and_err_as_exception() {
     assert_eq!(err.status(), &SpanStatus::error("ValueError: no such doc"));
     assert!(err.outputs().is_none());
     assert_eq!(
-        err.events()[0].attributes()["exception.type"],
+        err.events()[0].attribute("exception.type").unwrap(),
         json!("ValueError")
     );
     assert_eq!(traces[1].info().state(), mlflow_tracing::TraceState::Error);
@@ -280,7 +280,7 @@ fn a_panic_is_recorded_and_keeps_unwinding() {
     let span = &traces[0].spans()[0];
     assert_eq!(span.status(), &SpanStatus::error("panic: kaboom"));
     assert_eq!(
-        span.events()[0].attributes()["exception.message"],
+        span.events()[0].attribute("exception.message").unwrap(),
         json!("kaboom")
     );
     assert_eq!(traces[1].spans()[0].status().code(), StatusCode::Ok);

@@ -97,7 +97,7 @@ pub(crate) trait Destination: Send + 'static {
 }
 
 enum DestMsg {
-    Trace(Arc<CompletedTrace>),
+    Traces(Vec<Arc<CompletedTrace>>),
     Flush(Arc<Barrier>),
     Shutdown(Arc<Barrier>),
 }
@@ -129,9 +129,10 @@ impl DestinationHandle {
         &self.name
     }
 
-    pub(crate) fn export(&self, trace: Arc<CompletedTrace>) {
-        if self.sender.send(DestMsg::Trace(trace)).is_err() {
-            self.counters.failed.inc();
+    pub(crate) fn export(&self, traces: Vec<Arc<CompletedTrace>>) {
+        let count = traces.len() as u64;
+        if self.sender.send(DestMsg::Traces(traces)).is_err() {
+            self.counters.failed.add(count);
         }
     }
 
@@ -212,12 +213,12 @@ impl Worker {
         while let Ok(first) = receiver.recv() {
             let mut control = None;
             match first {
-                DestMsg::Trace(trace) => batch.push(trace),
+                DestMsg::Traces(traces) => batch.extend(traces),
                 other => control = Some(other),
             }
             while control.is_none() && batch.len() < MAX_BATCH {
                 match receiver.try_recv() {
-                    Ok(DestMsg::Trace(trace)) => batch.push(trace),
+                    Ok(DestMsg::Traces(traces)) => batch.extend(traces),
                     Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
@@ -235,7 +236,7 @@ impl Worker {
                     barrier.complete_part(std::mem::take(&mut self.errors));
                     return;
                 }
-                Some(DestMsg::Trace(_)) | None => {}
+                Some(DestMsg::Traces(_)) | None => {}
             }
         }
         self.destination.shutdown();

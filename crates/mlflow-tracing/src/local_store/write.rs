@@ -229,8 +229,8 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
         insert_span.execute(params![
             trace_id,
             experiment_id,
-            stored.span_id(),
-            stored.parent_id(),
+            stored.span_id().to_string(),
+            stored.parent_id().map(|p| p.to_string()),
             stored.name(),
             span_type,
             stored.status().code().as_str(),
@@ -253,7 +253,7 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
 /// catalog is not part of this crate, so `mlflow.llm.cost` is only stored when the span
 /// carries it.)
 fn enrich_for_store(span: &Span) -> std::borrow::Cow<'_, Span> {
-    if span.attributes.contains_key(attr::MODEL) {
+    if span.raw_attribute(attr::MODEL).is_some() {
         return std::borrow::Cow::Borrowed(span);
     }
     let from_semconv = ["gen_ai.request.model", "gen_ai.response.model"]
@@ -273,9 +273,10 @@ fn enrich_for_store(span: &Span) -> std::borrow::Cow<'_, Span> {
     match from_semconv.or_else(from_payload) {
         Some(model) => {
             let mut enriched = span.clone();
-            enriched
-                .attributes
-                .insert(attr::MODEL.to_owned(), Value::String(json::quote(&model)));
+            enriched.set_attribute(opentelemetry::KeyValue::new(
+                attr::MODEL,
+                json::quote(&model),
+            ));
             std::borrow::Cow::Owned(enriched)
         }
         None => std::borrow::Cow::Borrowed(span),

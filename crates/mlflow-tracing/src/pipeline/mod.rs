@@ -16,7 +16,7 @@ mod processor;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -43,11 +43,15 @@ const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
 const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
 
 /// What the assembler thread receives.
+// Unboxed on purpose: the channel stores messages in blocks of 31, so a large variant
+// costs one allocation per block instead of one per span, and no allocation crosses
+// threads for the box.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     /// A root span started: a new trace.
     TraceStarted(Arc<TraceShared>),
     /// A span ended.
-    SpanEnded(Box<SpanData>, Ticket),
+    SpanEnded(SpanData, Ticket),
     /// A span ended but did not fit in the queue.
     SpanDropped { trace_id: TraceId, root: bool },
     /// `update_current_trace`.
@@ -123,6 +127,18 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     pub(crate) budget: Arc<Budget>,
     pub(crate) counters: Counters,
+    /// The assembler thread. It polls its queue on its own schedule, so that ending a span
+    /// never costs a wake-up (a system call); it is woken only for flushes, shutdown and
+    /// when queued memory grows large.
+    pub(crate) assembler: OnceLock<std::thread::Thread>,
+}
+
+impl Shared {
+    pub(crate) fn wake_assembler(&self) {
+        if let Some(thread) = self.assembler.get() {
+            thread.unpark();
+        }
+    }
 }
 
 pub(crate) struct Pipeline {
@@ -175,6 +191,7 @@ impl Pipeline {
                 barrier.complete_part(Vec::new());
             }
         }
+        self.shared.wake_assembler();
         barrier
     }
 
@@ -235,6 +252,7 @@ impl Drop for Pipeline {
         // waiting for them.
         if !self.shut_down.swap(true, Ordering::AcqRel) {
             let _ = self.sender.send(Msg::Shutdown(Barrier::new(usize::MAX)));
+            self.shared.wake_assembler();
         }
     }
 }
@@ -527,6 +545,7 @@ impl TracingBuilder {
         let shared = Arc::new(Shared {
             budget: Budget::new(resolved.max_queue_bytes.value as usize),
             counters: Counters::default(),
+            assembler: OnceLock::new(),
         });
         let (sender, receiver) = mpsc::channel();
         let mut threads = Vec::new();
@@ -546,12 +565,12 @@ impl TracingBuilder {
             // Nothing to export to: no thread, and flushes complete at once.
             drop(receiver);
         } else {
-            threads.extend(assembly::spawn(
-                receiver,
-                handles.clone(),
-                shared.clone(),
-                settings,
-            ));
+            if let Some(thread) =
+                assembly::spawn(receiver, handles.clone(), shared.clone(), settings)
+            {
+                let _ = shared.assembler.set(thread.thread().clone());
+                threads.push(thread);
+            }
         }
         let ratio = resolved.sampling_ratio.value;
         let sampler = if ratio >= 1.0 {

@@ -36,7 +36,7 @@ impl SpanProcessor for AssemblyProcessor {
         let trace_id = span.span_context.trace_id();
         let root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID;
         let message = match shared.budget.try_acquire(estimate_size(&span)) {
-            Some(ticket) => Msg::SpanEnded(Box::new(span), ticket),
+            Some(ticket) => Msg::SpanEnded(span, ticket),
             None => {
                 shared.counters.spans_dropped.inc();
                 let budget = &shared.budget;
@@ -53,7 +53,12 @@ impl SpanProcessor for AssemblyProcessor {
                 Msg::SpanDropped { trace_id, root }
             }
         };
-        if self.sender.send(message).is_err() {
+        let sent = self.sender.send(message);
+        if shared.budget.used() > shared.budget.max() / 8 {
+            // A backlog is building up: have the assembler drain it now.
+            shared.wake_assembler();
+        }
+        if sent.is_err() {
             shared.counters.spans_dropped.inc();
             diag::warn("ended-after-shutdown", || {
                 "a span ended after tracing was shut down and was dropped".to_owned()

@@ -4,7 +4,6 @@
 
 use mlflow_tracing::testing::InMemoryTraces;
 use mlflow_tracing::{Span, Trace, Tracing, TracingBuilder};
-use serde_json::Value;
 
 /// A builder reading no environment variables, exporting only to `traces`.
 pub(crate) fn builder(traces: &InMemoryTraces) -> TracingBuilder {
@@ -39,13 +38,13 @@ pub(crate) fn record_one(f: impl FnOnce()) -> Trace {
 
 /// An attribute exactly as stored (MLflow's JSON string).
 pub(crate) fn raw(span: &Span, key: &str) -> String {
-    match span.raw_attributes().get(key) {
-        Some(Value::String(s)) => s.clone(),
+    match span.raw_attribute(key) {
+        Some(opentelemetry::Value::String(s)) => s.as_str().to_owned(),
         other => panic!("attribute {key} of {} is {other:?}", span.name()),
     }
 }
 
 /// Attribute keys in order.
 pub(crate) fn keys(span: &Span) -> Vec<&str> {
-    span.raw_attributes().keys().map(String::as_str).collect()
+    span.attributes().iter().map(|kv| kv.key.as_str()).collect()
 }
