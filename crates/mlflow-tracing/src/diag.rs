@@ -74,7 +74,10 @@ pub(crate) fn error(key: &str, message: impl FnOnce() -> String) {
 }
 
 fn emit(level: Level, text: &str) {
-    if tracing::dispatcher::has_been_set() {
+    let has_subscriber = tracing::dispatcher::get_default(|dispatch| {
+        !dispatch.is::<tracing::subscriber::NoSubscriber>()
+    });
+    if has_subscriber {
         match level {
             Level::Warn => tracing::warn!(target: "mlflow_tracing", "{text}"),
             Level::Error => tracing::error!(target: "mlflow_tracing", "{text}"),

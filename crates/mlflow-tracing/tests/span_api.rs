@@ -413,3 +413,15 @@ fn shutdown_makes_later_spans_no_ops() {
         Err(mlflow_tracing::FlushError::AlreadyShutDown)
     );
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<mlflow_tracing::LiveSpan>();
+    send_sync::<mlflow_tracing::Tracing>();
+    send_sync::<mlflow_tracing::TraceContext>();
+    send_sync::<mlflow_tracing::Trace>();
+    send_sync::<mlflow_tracing::Stats>();
+    send::<mlflow_tracing::Instrumented<std::future::Ready<()>>>();
+}

@@ -131,9 +131,25 @@ pub(crate) struct Shared {
     /// never costs a wake-up (a system call); it is woken only for flushes, shutdown and
     /// when queued memory grows large.
     pub(crate) assembler: OnceLock<std::thread::Thread>,
+    /// When the pipeline started, and when (in seconds since, plus one) a dropped span
+    /// was last reported.
+    started: std::time::Instant,
+    last_drop_report: AtomicU64,
 }
 
 impl Shared {
+    /// Whether a "queue full" report is due: at most one every 30 seconds, decided with
+    /// one atomic operation so that an overloaded caller does not contend on a lock.
+    pub(crate) fn drop_report_due(&self) -> bool {
+        let now = self.started.elapsed().as_secs() + 1;
+        let last = self.last_drop_report.load(Ordering::Relaxed);
+        (last == 0 || now >= last + 30)
+            && self
+                .last_drop_report
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     pub(crate) fn wake_assembler(&self) {
         if let Some(thread) = self.assembler.get() {
             thread.unpark();
@@ -546,6 +562,8 @@ impl TracingBuilder {
             budget: Budget::new(resolved.max_queue_bytes.value as usize),
             counters: Counters::default(),
             assembler: OnceLock::new(),
+            started: std::time::Instant::now(),
+            last_drop_report: AtomicU64::new(0),
         });
         let (sender, receiver) = mpsc::channel();
         let mut threads = Vec::new();

@@ -39,17 +39,21 @@ impl SpanProcessor for AssemblyProcessor {
             Some(ticket) => Msg::SpanEnded(span, ticket),
             None => {
                 shared.counters.spans_dropped.inc();
-                let budget = &shared.budget;
-                diag::warn("queue-full", || {
-                    format!(
-                        "the export queue is full ({} of {} bytes in use): span {:?} was \
-                         dropped. Raise MLFLOW_TRACE_MAX_QUEUE_BYTES or check that the \
-                         destinations keep up",
-                        budget.used(),
-                        budget.max(),
-                        span.name
-                    )
-                });
+                if shared.drop_report_due() {
+                    let budget = &shared.budget;
+                    let dropped = shared.counters.spans_dropped.get();
+                    diag::warn("queue-full", || {
+                        format!(
+                            "the export queue is full ({} of {} bytes in use): {dropped} \
+                             span(s) dropped so far, the latest {:?}. Raise \
+                             MLFLOW_TRACE_MAX_QUEUE_BYTES or check that the destinations \
+                             keep up",
+                            budget.used(),
+                            budget.max(),
+                            span.name
+                        )
+                    });
+                }
                 Msg::SpanDropped { trace_id, root }
             }
         };
