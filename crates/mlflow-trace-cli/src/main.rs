@@ -24,6 +24,10 @@ enum Command {
     /// Record two example traces to the destination the environment selects (by default
     /// ./mlflow.db), then print their ids, where they went, and each trace as a tree.
     Demo,
+    /// Show the configuration tracing resolves from the environment (where each value
+    /// comes from; secrets redacted) and check each destination without recording
+    /// anything. Exits with 1 when a destination has a problem.
+    Doctor,
     /// Read traces from a local MLflow SQLite store.
     Traces {
         #[command(subcommand)]
@@ -33,10 +37,21 @@ enum Command {
     },
 }
 
+fn doctor() -> Result<(), Box<dyn std::error::Error>> {
+    let diagnosis = mlflow_tracing::Tracing::builder().diagnose()?;
+    print!("{diagnosis}");
+    if diagnosis.ok() {
+        Ok(())
+    } else {
+        Err("a destination has a problem (see above)".into())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => demo::run(),
+        Command::Doctor => doctor(),
         Command::Traces { command, store } => traces::run(command, &store),
     };
     match result {

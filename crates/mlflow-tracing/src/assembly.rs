@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 
-use crate::destination::{CompletedTrace, DestinationHandle};
+use crate::destination::{CompletedTrace, DestinationHandle, EndedSpan, Granularity};
 use crate::keys::{self, metadata, tag};
 use crate::model::{Span, SpanEvent, Trace, TraceInfo, otel_to_json};
 use crate::pipeline::{Msg, Shared, Ticket, TraceShared};
@@ -49,12 +49,22 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     settings: AssemblySettings,
 ) -> Option<JoinHandle<()>> {
+    let routes = Routes {
+        spans: destinations
+            .iter()
+            .any(|d| d.granularity() == Granularity::Spans),
+        traces: destinations
+            .iter()
+            .any(|d| d.granularity() == Granularity::Traces),
+    };
     let mut assembler = Assembler {
         pending: HashMap::new(),
         destinations,
         shared,
         settings,
         outbox: Vec::new(),
+        span_outbox: Vec::new(),
+        routes,
     };
     let spawned = std::thread::Builder::new()
         .name("mlflow-tracing-assembler".to_owned())
@@ -134,10 +144,20 @@ impl Pending {
     }
 }
 
+/// Which kinds of destinations the pipeline has.
+#[derive(Debug, Clone, Copy)]
+struct Routes {
+    spans: bool,
+    traces: bool,
+}
+
 struct Assembler {
     pending: HashMap<TraceId, Pending>,
+    routes: Routes,
     /// Finished traces not yet handed to the destinations.
     outbox: Vec<Arc<CompletedTrace>>,
+    /// Ended spans not yet handed to the span destination.
+    span_outbox: Vec<EndedSpan>,
     destinations: Vec<DestinationHandle>,
     shared: Arc<Shared>,
     settings: AssemblySettings,
@@ -159,7 +179,7 @@ impl Assembler {
                         if !self.handle(msg) {
                             return;
                         }
-                        if self.outbox.len() >= OUTBOX_BATCH {
+                        if self.outbox.len() + self.span_outbox.len() >= OUTBOX_BATCH {
                             self.send_outbox();
                         }
                     }
@@ -187,15 +207,34 @@ impl Assembler {
 
     /// Hands the traces finished since the last call to every destination, as one batch.
     fn send_outbox(&mut self) {
+        if !self.span_outbox.is_empty() {
+            let spans = std::mem::take(&mut self.span_outbox);
+            // MLflow has one span destination at most (OTLP); with several, later ones
+            // would need copies.
+            if let Some(dest) = self
+                .destinations
+                .iter()
+                .find(|d| d.granularity() == Granularity::Spans)
+            {
+                dest.export_spans(spans);
+            }
+        }
         if self.outbox.is_empty() {
             return;
         }
         let batch = std::mem::take(&mut self.outbox);
-        if let Some((last, others)) = self.destinations.split_last() {
-            for dest in others {
+        let mut trace_destinations = self
+            .destinations
+            .iter()
+            .filter(|d| d.granularity() == Granularity::Traces)
+            .peekable();
+        while let Some(dest) = trace_destinations.next() {
+            if trace_destinations.peek().is_some() {
                 dest.export(batch.clone());
+            } else {
+                dest.export(batch);
+                break;
             }
-            last.export(batch);
         }
     }
 
@@ -288,10 +327,35 @@ impl Assembler {
             return;
         };
         let span = convert_span(data, &pending.shared.request_id);
-        pending.root_ended |= span.parent_id.is_none();
-        pending.spans.push(span);
+        let is_root = span.parent_id.is_none();
+        pending.root_ended |= is_root;
         pending.received += 1;
-        pending.ticket.merge(ticket);
+        match (self.routes.spans, self.routes.traces) {
+            // Both kinds: the trace keeps the span and its memory; the span destination
+            // gets a copy. (Its trace tags are sent too, unlike MLflow's dual export, which
+            // loses them over OTLP.)
+            (true, true) => {
+                let mut copy = span.clone();
+                if is_root {
+                    add_trace_tags(&mut copy, &pending.tags);
+                }
+                self.span_outbox
+                    .push(EndedSpan::new(copy, Ticket::default()));
+                pending.spans.push(span);
+                pending.ticket.merge(ticket);
+            }
+            (true, false) => {
+                let mut span = span;
+                if is_root {
+                    add_trace_tags(&mut span, &pending.tags);
+                }
+                self.span_outbox.push(EndedSpan::new(span, ticket));
+            }
+            _ => {
+                pending.spans.push(span);
+                pending.ticket.merge(ticket);
+            }
+        }
         self.try_finish(trace_id);
     }
 
@@ -317,9 +381,11 @@ impl Assembler {
             });
             return;
         }
-        let trace = finish(pending, self.settings.experiment_id.clone());
         self.shared.counters.traces_completed.inc();
-        self.outbox.push(Arc::new(trace));
+        if self.routes.traces {
+            let trace = finish(pending, self.settings.experiment_id.clone());
+            self.outbox.push(Arc::new(trace));
+        }
     }
 
     fn count_dropped(&self, pending: &Pending) {
@@ -430,6 +496,18 @@ fn finish(mut pending: Pending, experiment_id: Option<String>) -> CompletedTrace
         tags: pending.tags,
     };
     CompletedTrace::new(Trace::new(info, pending.spans), pending.ticket)
+}
+
+/// Puts the trace's user tags on its root span as `mlflow.traceTag.<key>` (plain strings),
+/// so that they survive OTLP: MLflow's server restores them as trace tags. Tags starting
+/// with `mlflow.` are MLflow's own and are not sent, as in MLflow.
+fn add_trace_tags(root: &mut Span, tags: &IndexMap<String, String>) {
+    for (key, value) in tags.iter().filter(|(k, _)| !k.starts_with("mlflow.")) {
+        root.set_attribute(opentelemetry::KeyValue::new(
+            format!("{}{key}", keys::span::TRACE_TAG_PREFIX),
+            value.clone(),
+        ));
+    }
 }
 
 /// The stored (JSON-encoded) value of an attribute, as a string.

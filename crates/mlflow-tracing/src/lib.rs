@@ -74,6 +74,7 @@ pub mod config;
 mod context;
 mod destination;
 mod diag;
+pub mod diagnose;
 mod env_metadata;
 mod error;
 mod global;
@@ -95,10 +96,12 @@ pub mod testing;
 pub mod __private;
 
 pub use config::ConfigError;
+pub use config::otlp::{Compression, Protocol};
 pub use context::{
     ContextGuard, TraceContext, TraceFutureExt, get_active_trace_id, get_current_active_span,
 };
 pub use destination::custom::TraceExporter;
+pub use diagnose::Diagnosis;
 pub use error::{BuildError, FlushError};
 pub use global::{
     DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,

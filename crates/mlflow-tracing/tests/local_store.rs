@@ -160,8 +160,9 @@ fn an_unwritable_location_is_a_clear_error_not_a_panic() {
         "{err}"
     );
     let stats = tracing.stats();
-    assert_eq!(stats.destinations[0].traces_failed, 1);
-    assert_eq!(stats.destinations[0].traces_exported, 0);
+    assert_eq!(stats.destinations[0].failed, 1);
+    assert_eq!(stats.destinations[0].exported, 0);
+    assert_eq!(stats.destinations[0].unit, "traces");
 }
 
 #[test]

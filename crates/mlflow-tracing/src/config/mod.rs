@@ -7,6 +7,7 @@
 //! accepted.
 
 pub mod env;
+pub(crate) mod otlp;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ impl fmt::Display for Source {
 }
 
 /// A resolved value and where it came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Setting<T> {
     pub(crate) value: T,
     pub(crate) source: Source,
@@ -67,6 +68,15 @@ impl ConfigError {
         ConfigError {
             variable: variable.into(),
             value: format!("{value:?}"),
+            expected: expected.into(),
+        }
+    }
+
+    /// An invalid secret value: the message never shows it.
+    pub(crate) fn secret(variable: impl Into<String>, expected: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.into(),
+            value: "<redacted>".to_owned(),
             expected: expected.into(),
         }
     }
@@ -162,7 +172,6 @@ pub(crate) fn parse_limit(raw: &str) -> Result<u32, String> {
 }
 
 /// Parses MLflow's boolean spelling: `true`, `false`, `1`, `0` (any case).
-#[allow(dead_code)] // used by the OTLP settings
 pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),

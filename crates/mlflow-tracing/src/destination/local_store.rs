@@ -65,6 +65,38 @@ impl Destination for LocalStoreDestination {
         )
     }
 
+    fn check(&mut self) -> crate::diagnose::Check {
+        if self.path.exists() {
+            return crate::local_store::inspect(&self.path)
+                .map(|s| vec![s])
+                .map_err(|e| vec![e.to_string()]);
+        }
+        let Some(existing) = self.path.ancestors().skip(1).find(|dir| dir.exists()) else {
+            return Err(vec![format!(
+                "no existing directory above {}",
+                self.path.display()
+            )]);
+        };
+        let probe = existing.join(format!(".mlflow-tracing-doctor-{}", std::process::id()));
+        match std::fs::write(&probe, b"") {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&probe);
+                Ok(vec![format!(
+                    "{} does not exist yet; it will be created, with MLflow {}'s schema, at the \
+                     first trace",
+                    self.path.display(),
+                    crate::local_store::MLFLOW_SCHEMA_VERSION
+                )])
+            }
+            Err(err) => Err(vec![format!(
+                "{} cannot be created: {} is not writable ({err}); set MLFLOW_TRACKING_URI to a \
+                 writable place, e.g. sqlite:////tmp/mlflow.db",
+                self.path.display(),
+                existing.display()
+            )]),
+        }
+    }
+
     fn export(&mut self, traces: &[Arc<CompletedTrace>]) -> Result<(), ExportError> {
         let (store, experiment) = self.open()?;
         let traces: Vec<&Trace> = traces.iter().map(|t| &***t).collect();

@@ -1,27 +1,29 @@
-//! Destinations: where finished traces go.
+//! Destinations: where finished spans and traces go.
 //!
 //! A destination implements the small [`Destination`] trait and runs on a worker thread of
 //! its own, fed by an unbounded channel (memory is bounded by the pipeline's budget, not
-//! by the channel). The worker batches what has queued up, calls
-//! [`Destination::export`], counts successes and failures, reports errors, and answers
-//! flushes in order. Adding a destination means adding one file with one `impl`.
+//! by the channel). A destination takes either whole traces (the MLflow store: a trace is
+//! written with its TraceInfo) or spans as they end (OTLP: the OpenTelemetry way). The
+//! worker batches what has queued up (at once, or by size and delay), calls `export`,
+//! counts successes and failures, reports errors, and answers flushes in order. Adding a
+//! destination means adding one file with one `impl`.
 
 pub(crate) mod custom;
 #[cfg(feature = "local-store")]
 pub(crate) mod local_store;
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(crate) mod otlp;
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::diag;
-use crate::model::Trace;
+use crate::model::{Span, Trace};
 use crate::pipeline::{Barrier, Counter, DestinationStats, Ticket};
-
-/// How many traces a worker hands to [`Destination::export`] at most at once.
-const MAX_BATCH: usize = 512;
 
 /// A finished trace on its way to the destinations. The queue memory it holds is given
 /// back when the last destination is done with it.
@@ -47,11 +49,34 @@ impl Deref for CompletedTrace {
     }
 }
 
+/// An ended span on its way to a span destination, with its queue memory.
+#[derive(Debug)]
+pub(crate) struct EndedSpan {
+    span: Span,
+    _ticket: Ticket,
+}
+
+impl EndedSpan {
+    pub(crate) fn new(span: Span, ticket: Ticket) -> Self {
+        EndedSpan {
+            span,
+            _ticket: ticket,
+        }
+    }
+}
+
+impl Deref for EndedSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
 /// Why an export failed. The message is shown to users: it must not contain secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ExportError {
     message: String,
-    /// How many traces of the batch failed; `None` means all of them.
+    /// How many items of the batch failed; `None` means all of them.
     failed: Option<usize>,
 }
 
@@ -64,8 +89,8 @@ impl ExportError {
         }
     }
 
-    /// `failed` traces of the batch failed; the others were exported.
-    #[allow(dead_code)] // not every destination writes trace by trace
+    /// `failed` items of the batch failed; the others were exported.
+    #[allow(dead_code)] // not every destination writes item by item
     pub(crate) fn partial(failed: usize, message: impl Into<String>) -> Self {
         ExportError {
             message: message.into(),
@@ -80,24 +105,84 @@ impl fmt::Display for ExportError {
     }
 }
 
-/// A place traces are exported to.
+/// What a destination takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Granularity {
+    /// Whole traces, once their root span has ended and every span has arrived.
+    Traces,
+    /// Spans as they end (a trace's tags are added to its root span).
+    Spans,
+}
+
+impl Granularity {
+    fn unit(self) -> &'static str {
+        match self {
+            Granularity::Traces => "traces",
+            Granularity::Spans => "spans",
+        }
+    }
+}
+
+/// When a worker exports: as soon as anything is queued, or in batches of `max_items`
+/// sent at the latest `max_delay` after the first item queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Batching {
+    pub(crate) max_items: usize,
+    pub(crate) max_delay: Duration,
+}
+
+impl Batching {
+    /// Export whatever is queued, right away.
+    pub(crate) const IMMEDIATE: Batching = Batching {
+        max_items: 512,
+        max_delay: Duration::ZERO,
+    };
+}
+
+/// A place traces or spans are exported to.
 ///
-/// Called only from the destination's own worker thread, never concurrently, never on
-/// a thread that records spans. The destination owns its retries and timeouts.
+/// Called only from the destination's own worker thread, never concurrently, never on a
+/// thread that records spans. The destination owns its retries and timeouts.
 pub(crate) trait Destination: Send + 'static {
     /// A one-line description for messages and diagnostics, e.g.
     /// `MLflow SQLite store sqlite:////work/mlflow.db (experiment 0)`. No secrets.
     fn describe(&self) -> String;
 
-    /// Writes a batch of finished traces. On error, the whole batch counts as failed.
-    fn export(&mut self, traces: &[Arc<CompletedTrace>]) -> Result<(), ExportError>;
+    /// Whether it takes whole traces or spans.
+    fn granularity(&self) -> Granularity {
+        Granularity::Traces
+    }
+
+    /// When to export.
+    fn batching(&self) -> Batching {
+        Batching::IMMEDIATE
+    }
+
+    /// Writes a batch of finished traces (trace destinations).
+    fn export(&mut self, traces: &[Arc<CompletedTrace>]) -> Result<(), ExportError> {
+        let _ = traces;
+        Ok(())
+    }
+
+    /// Writes a batch of ended spans (span destinations).
+    fn export_spans(&mut self, spans: &[EndedSpan]) -> Result<(), ExportError> {
+        let _ = spans;
+        Ok(())
+    }
 
     /// Releases resources; called once, after the last export.
     fn shutdown(&mut self) {}
+
+    /// Checks, without exporting anything, whether the destination looks usable: what
+    /// works, or what is wrong and what to do (for `mlflow-trace doctor`).
+    fn check(&mut self) -> crate::diagnose::Check {
+        Ok(vec!["no check available".to_owned()])
+    }
 }
 
 enum DestMsg {
     Traces(Vec<Arc<CompletedTrace>>),
+    Spans(Vec<EndedSpan>),
     Flush(Arc<Barrier>),
     Shutdown(Arc<Barrier>),
 }
@@ -112,6 +197,7 @@ struct DestCounters {
 #[derive(Clone)]
 pub(crate) struct DestinationHandle {
     name: Arc<str>,
+    granularity: Granularity,
     sender: Sender<DestMsg>,
     counters: Arc<DestCounters>,
 }
@@ -129,9 +215,20 @@ impl DestinationHandle {
         &self.name
     }
 
+    pub(crate) fn granularity(&self) -> Granularity {
+        self.granularity
+    }
+
     pub(crate) fn export(&self, traces: Vec<Arc<CompletedTrace>>) {
         let count = traces.len() as u64;
         if self.sender.send(DestMsg::Traces(traces)).is_err() {
+            self.counters.failed.add(count);
+        }
+    }
+
+    pub(crate) fn export_spans(&self, spans: Vec<EndedSpan>) {
+        let count = spans.len() as u64;
+        if self.sender.send(DestMsg::Spans(spans)).is_err() {
             self.counters.failed.add(count);
         }
     }
@@ -158,8 +255,9 @@ impl DestinationHandle {
     pub(crate) fn stats(&self) -> DestinationStats {
         DestinationStats {
             name: self.name.to_string(),
-            traces_exported: self.counters.exported.get(),
-            traces_failed: self.counters.failed.get(),
+            unit: self.granularity.unit(),
+            exported: self.counters.exported.get(),
+            failed: self.counters.failed.get(),
         }
     }
 }
@@ -169,18 +267,25 @@ pub(crate) fn spawn(
     destination: Box<dyn Destination>,
 ) -> (DestinationHandle, Option<JoinHandle<()>>) {
     let name: Arc<str> = destination.describe().into();
+    let granularity = destination.granularity();
+    let batching = destination.batching();
     let (sender, receiver) = mpsc::channel();
     let counters = Arc::new(DestCounters::default());
     let handle = DestinationHandle {
         name: name.clone(),
+        granularity,
         sender,
         counters: counters.clone(),
     };
     let worker = Worker {
         destination,
         name,
+        batching,
         counters,
         errors: Vec::new(),
+        traces: Vec::new(),
+        spans: Vec::new(),
+        oldest: None,
     };
     let thread = std::thread::Builder::new()
         .name("mlflow-tracing-export".to_owned())
@@ -202,58 +307,88 @@ pub(crate) fn spawn(
 struct Worker {
     destination: Box<dyn Destination>,
     name: Arc<str>,
+    batching: Batching,
     counters: Arc<DestCounters>,
     /// Errors since the last flush, reported to the next flush.
     errors: Vec<String>,
+    traces: Vec<Arc<CompletedTrace>>,
+    spans: Vec<EndedSpan>,
+    /// When the oldest queued item arrived.
+    oldest: Option<Instant>,
 }
 
 impl Worker {
     fn run(mut self, receiver: Receiver<DestMsg>) {
-        let mut batch = Vec::new();
-        while let Ok(first) = receiver.recv() {
-            let mut control = None;
-            match first {
-                DestMsg::Traces(traces) => batch.extend(traces),
-                other => control = Some(other),
-            }
-            while control.is_none() && batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(DestMsg::Traces(traces)) => batch.extend(traces),
-                    Ok(other) => control = Some(other),
-                    Err(_) => break,
+        loop {
+            let msg = match self.oldest {
+                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(oldest) => {
+                    let due = oldest + self.batching.max_delay;
+                    match due.checked_duration_since(Instant::now()) {
+                        Some(wait) if !wait.is_zero() => receiver.recv_timeout(wait),
+                        _ => Err(RecvTimeoutError::Timeout),
+                    }
                 }
-            }
-            if !batch.is_empty() {
-                self.export(&batch);
-                batch.clear();
-            }
-            match control {
-                Some(DestMsg::Flush(barrier)) => {
+            };
+            match msg {
+                Ok(DestMsg::Traces(traces)) => self.queue(|w| w.traces.extend(traces)),
+                Ok(DestMsg::Spans(spans)) => self.queue(|w| w.spans.extend(spans)),
+                Ok(DestMsg::Flush(barrier)) => {
+                    self.export_all();
                     barrier.complete_part(std::mem::take(&mut self.errors));
                 }
-                Some(DestMsg::Shutdown(barrier)) => {
+                Ok(DestMsg::Shutdown(barrier)) => {
+                    self.export_all();
                     self.destination.shutdown();
                     barrier.complete_part(std::mem::take(&mut self.errors));
                     return;
                 }
-                Some(DestMsg::Traces(_)) | None => {}
+                Err(RecvTimeoutError::Timeout) => self.export_all(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.export_all();
+                    self.destination.shutdown();
+                    return;
+                }
             }
         }
-        self.destination.shutdown();
     }
 
-    fn export(&mut self, batch: &[Arc<CompletedTrace>]) {
-        let count = batch.len() as u64;
-        match self.destination.export(batch) {
+    fn queue(&mut self, add: impl FnOnce(&mut Self)) {
+        add(self);
+        self.oldest.get_or_insert_with(Instant::now);
+        let queued = self.traces.len() + self.spans.len();
+        if queued >= self.batching.max_items || self.batching.max_delay.is_zero() {
+            self.export_all();
+        }
+    }
+
+    fn export_all(&mut self) {
+        self.oldest = None;
+        while !self.traces.is_empty() {
+            let n = self.traces.len().min(self.batching.max_items.max(1));
+            let batch: Vec<_> = self.traces.drain(..n).collect();
+            let result = self.destination.export(&batch);
+            self.account(batch.len(), result);
+        }
+        while !self.spans.is_empty() {
+            let n = self.spans.len().min(self.batching.max_items.max(1));
+            let batch: Vec<_> = self.spans.drain(..n).collect();
+            let result = self.destination.export_spans(&batch);
+            self.account(batch.len(), result);
+        }
+    }
+
+    fn account(&mut self, count: usize, result: Result<(), ExportError>) {
+        let count = count as u64;
+        match result {
             Ok(()) => self.counters.exported.add(count),
             Err(err) => {
                 let failed = err.failed.map_or(count, |n| (n as u64).min(count));
                 self.counters.exported.add(count - failed);
                 self.counters.failed.add(failed);
-                let count = failed;
                 let name = &self.name;
                 diag::error(&format!("export:{name}:{err}"), || {
-                    format!("{count} trace(s) could not be written to {name}: {err}")
+                    format!("{failed} item(s) could not be exported to {name}: {err}")
                 });
                 let message = format!("{name}: {err}");
                 if !self.errors.contains(&message) {

@@ -365,6 +365,40 @@ impl Store {
     }
 }
 
+/// Describes an existing database without writing to it: its schema revision and how
+/// many traces and experiments it holds, or why it cannot be used.
+pub(crate) fn inspect(path: &Path) -> Result<String, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_err(format!("opening {}", path.display())))?;
+    let store = Store {
+        conn,
+        path: path.to_owned(),
+        artifact_root: PathBuf::new(),
+    };
+    let Some(revision) = store.revision()? else {
+        return Ok(format!(
+            "{} is empty; the MLflow tables will be created at the first trace",
+            path.display()
+        ));
+    };
+    store.check_revision(revision.clone())?;
+    let count = |sql: &str| -> Result<i64, StoreError> {
+        store
+            .conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(sqlite_err(format!("reading {}", path.display())))
+    };
+    let traces = count("SELECT count(*) FROM trace_info")?;
+    let experiments = count("SELECT count(*) FROM experiments WHERE lifecycle_stage = 'active'")?;
+    Ok(format!(
+        "MLflow database at schema revision {revision} (MLflow {MLFLOW_SCHEMA_VERSION}): {traces} \
+         trace(s) in {experiments} active experiment(s)"
+    ))
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

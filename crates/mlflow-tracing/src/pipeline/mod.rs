@@ -31,6 +31,7 @@ pub(crate) use budget::{Budget, Ticket};
 use processor::AssemblyProcessor;
 
 use crate::assembly::{self, AssemblySettings};
+use crate::config::otlp::{OtlpCode, OtlpSettings, ResourceSettings};
 use crate::config::{self, Env, ExperimentSelector, Setting, Source, TrackingUri, env};
 use crate::destination::{self, Destination, DestinationHandle};
 use crate::error::{BuildError, FlushError};
@@ -408,10 +409,12 @@ pub struct Stats {
 pub struct DestinationStats {
     /// The destination, as in [`Tracing::destinations`].
     pub name: String,
-    /// Traces written.
-    pub traces_exported: u64,
-    /// Traces that could not be written.
-    pub traces_failed: u64,
+    /// What it counts: `"traces"` (MLflow stores) or `"spans"` (OTLP).
+    pub unit: &'static str,
+    /// Traces (or spans) exported.
+    pub exported: u64,
+    /// Traces (or spans) that could not be exported.
+    pub failed: u64,
 }
 
 /// Configures a [`Tracing`] pipeline. Values set here win over the environment.
@@ -424,6 +427,7 @@ pub struct TracingBuilder {
     max_queue_bytes: Option<u64>,
     flush_timeout: Option<Duration>,
     buffer_ttl: Option<Duration>,
+    otlp: OtlpCode,
     default_destinations: bool,
     extra: Vec<Box<dyn Destination>>,
 }
@@ -454,6 +458,7 @@ impl TracingBuilder {
             max_queue_bytes: None,
             flush_timeout: None,
             buffer_ttl: None,
+            otlp: OtlpCode::default(),
             default_destinations: true,
             extra: Vec::new(),
         }
@@ -510,7 +515,49 @@ impl TracingBuilder {
         self
     }
 
-    /// Whether to export to the destination the configuration selects (the MLflow store).
+    /// Exports over OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), instead of
+    /// the MLflow store: the URL as requests go to it for HTTP
+    /// (`http://collector:4318/v1/traces`), or the server's address for gRPC.
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP protocol (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`; default gRPC, as in MLflow).
+    pub fn otlp_protocol(mut self, protocol: crate::Protocol) -> Self {
+        self.otlp.protocol = Some(protocol);
+        self
+    }
+
+    /// OTLP request headers (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`), replacing those of the
+    /// environment.
+    pub fn otlp_headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.otlp.headers = Some(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// The per-request OTLP timeout (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`).
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.otlp.timeout = Some(timeout);
+        self
+    }
+
+    /// OTLP request compression (`OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`).
+    pub fn otlp_compression(mut self, compression: crate::Compression) -> Self {
+        self.otlp.compression = Some(compression);
+        self
+    }
+
+    /// Whether to export to the destinations the configuration selects (the MLflow store,
+    /// or OTLP).
     /// Turn it off to export only to destinations added in code, e.g. in tests.
     pub fn destinations_from_config(mut self, enabled: bool) -> Self {
         self.default_destinations = enabled;
@@ -540,6 +587,35 @@ impl TracingBuilder {
             destinations.extend(resolved.config_destinations()?);
         }
         Ok(self.build_with(destinations, Some(resolved)))
+    }
+
+    /// Resolves the configuration and checks each destination it selects, without
+    /// recording anything and without starting a pipeline: what `mlflow-trace doctor`
+    /// prints. Secrets (header values) are never part of it.
+    pub fn diagnose(mut self) -> Result<crate::Diagnosis, BuildError> {
+        let resolved = Resolved::from_builder(&mut self)?;
+        let mut destinations = std::mem::take(&mut self.extra);
+        if self.default_destinations {
+            destinations.extend(resolved.config_destinations()?);
+        }
+        let destinations = destinations
+            .into_iter()
+            .map(|mut destination| {
+                let (ok, findings) = match destination.check() {
+                    Ok(findings) => (true, findings),
+                    Err(findings) => (false, findings),
+                };
+                crate::diagnose::DestinationCheck {
+                    destination: destination.describe(),
+                    ok,
+                    findings,
+                }
+            })
+            .collect();
+        Ok(crate::Diagnosis {
+            settings: resolved.entries(),
+            destinations,
+        })
     }
 
     /// Builds the pipeline, makes it the global default, and returns a guard that flushes
@@ -628,6 +704,9 @@ pub(crate) struct Resolved {
     pub(crate) flush_timeout: Setting<Duration>,
     pub(crate) buffer_ttl: Setting<Duration>,
     pub(crate) span_limits: SpanLimits,
+    pub(crate) otlp: Option<OtlpSettings>,
+    pub(crate) dual_export: Setting<bool>,
+    pub(crate) resource: Option<ResourceSettings>,
 }
 
 impl Resolved {
@@ -706,6 +785,20 @@ impl Resolved {
             max_links_per_span: limit(env::OTEL_SPAN_LINK_COUNT_LIMIT)?,
             ..SpanLimits::default()
         };
+        let otlp = config::otlp::resolve_traces(e, &b.otlp)?;
+        let dual_export = e.resolve(
+            None,
+            &[
+                env::MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT,
+                env::MLFLOW_ENABLE_DUAL_EXPORT,
+            ],
+            config::parse_bool,
+            false,
+        )?;
+        let resource = match otlp {
+            Some(_) => Some(config::otlp::resolve_resource(e)?),
+            None => None,
+        };
         Ok(Resolved {
             tracking_uri,
             experiment,
@@ -714,6 +807,9 @@ impl Resolved {
             flush_timeout,
             buffer_ttl,
             span_limits,
+            otlp,
+            dual_export,
+            resource,
         })
     }
 
@@ -736,7 +832,127 @@ impl Resolved {
                 Source::Default,
             ),
             span_limits: SpanLimits::default(),
+            otlp: None,
+            dual_export: Setting::new(false, Source::Default),
+            resource: None,
         }
+    }
+
+    /// Every setting for display, secrets redacted.
+    fn entries(&self) -> Vec<crate::diagnose::ConfigEntry> {
+        use crate::diagnose::ConfigEntry;
+        fn entry<T>(
+            name: &'static str,
+            s: &Setting<T>,
+            show: impl Fn(&T) -> String,
+        ) -> ConfigEntry {
+            ConfigEntry {
+                name,
+                value: show(&s.value),
+                source: s.source.clone(),
+            }
+        }
+        let mut entries = vec![
+            entry("tracking URI", &self.tracking_uri, TrackingUri::to_uri),
+            entry("experiment", &self.experiment, |e| match e {
+                ExperimentSelector::Default => "0 (Default)".to_owned(),
+                ExperimentSelector::Id(id) => format!("id {id}"),
+                ExperimentSelector::Name(name) => format!("name {name:?}"),
+            }),
+            entry("sampling ratio", &self.sampling_ratio, f64::to_string),
+            entry("queue memory bound", &self.max_queue_bytes, |b| {
+                format!("{b} bytes")
+            }),
+            entry("flush timeout", &self.flush_timeout, |d| {
+                format!("{} ms", d.as_millis())
+            }),
+            entry("unfinished trace TTL", &self.buffer_ttl, |d| {
+                format!("{} s", d.as_secs())
+            }),
+        ];
+        match &self.otlp {
+            None => entries.push(ConfigEntry {
+                name: "OTLP export",
+                value: "off (no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)"
+                    .to_owned(),
+                source: Source::Default,
+            }),
+            Some(otlp) => {
+                entries.push(entry("OTLP endpoint", &otlp.endpoint, String::clone));
+                entries.push(entry("OTLP protocol", &otlp.protocol, |p| {
+                    p.as_str().to_owned()
+                }));
+                entries.push(entry("OTLP headers", &otlp.headers, |h| h.redacted()));
+                entries.push(entry("OTLP timeout", &otlp.timeout, |d| {
+                    format!("{} ms", d.as_millis())
+                }));
+                entries.push(entry("OTLP compression", &otlp.compression, |c| {
+                    c.as_str().to_owned()
+                }));
+                for (name, file) in [
+                    ("OTLP CA certificate", &otlp.tls.certificate),
+                    ("OTLP client certificate", &otlp.tls.client_certificate),
+                    ("OTLP client key", &otlp.tls.client_key),
+                ] {
+                    entries.push(match file {
+                        Some(path) => entry(name, path, |p| p.display().to_string()),
+                        None => ConfigEntry {
+                            name,
+                            value: "(none)".to_owned(),
+                            source: Source::Default,
+                        },
+                    });
+                }
+                if otlp.protocol.value == crate::Protocol::Grpc {
+                    entries.push(entry(
+                        "OTLP insecure (gRPC)",
+                        &otlp.insecure,
+                        bool::to_string,
+                    ));
+                }
+                let b = &otlp.batch;
+                entries.push(entry("OTLP batch delay", &b.schedule_delay, |d| {
+                    format!("{} ms", d.as_millis())
+                }));
+                entries.push(entry(
+                    "OTLP batch size",
+                    &b.max_export_batch_size,
+                    usize::to_string,
+                ));
+                entries.push(match &b.max_queue_size {
+                    Some(s) => entry("OTLP queue size", s, usize::to_string),
+                    None => ConfigEntry {
+                        name: "OTLP queue size",
+                        value: "bounded by memory only".to_owned(),
+                        source: Source::Default,
+                    },
+                });
+                entries.push(entry("OTLP export timeout", &b.export_timeout, |d| {
+                    format!("{} ms", d.as_millis())
+                }));
+                entries.push(entry(
+                    "dual export (store + OTLP)",
+                    &self.dual_export,
+                    bool::to_string,
+                ));
+                if let Some(resource) = &self.resource {
+                    entries.push(entry("service.name", &resource.service_name, String::clone));
+                    if !resource.attributes.is_empty() {
+                        entries.push(ConfigEntry {
+                            name: "resource attributes",
+                            value: resource
+                                .attributes
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
+                        });
+                    }
+                }
+            }
+        }
+        entries
     }
 
     /// The experiment id when it is known without asking a store.
@@ -748,7 +964,45 @@ impl Resolved {
         }
     }
 
+    /// The destinations the configuration selects: OTLP replaces the MLflow store, unless
+    /// dual export is on.
     fn config_destinations(&self) -> Result<Vec<Box<dyn Destination>>, BuildError> {
+        let Some(otlp) = &self.otlp else {
+            return self.store_destinations();
+        };
+        let mut destinations = self.otlp_destination(otlp)?;
+        if self.dual_export.value {
+            destinations.extend(self.store_destinations()?);
+        }
+        Ok(destinations)
+    }
+
+    #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+    fn otlp_destination(
+        &self,
+        otlp: &OtlpSettings,
+    ) -> Result<Vec<Box<dyn Destination>>, BuildError> {
+        let resource = self
+            .resource
+            .clone()
+            .ok_or_else(|| BuildError::Store("no resource".into()))?;
+        Ok(vec![Box::new(
+            crate::destination::otlp::OtlpDestination::new(otlp.clone(), resource)?,
+        )])
+    }
+
+    #[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
+    fn otlp_destination(
+        &self,
+        _otlp: &OtlpSettings,
+    ) -> Result<Vec<Box<dyn Destination>>, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            feature: "otlp-http or otlp-grpc",
+            needed_for: "OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT is set)",
+        })
+    }
+
+    fn store_destinations(&self) -> Result<Vec<Box<dyn Destination>>, BuildError> {
         match &self.tracking_uri.value {
             #[cfg(feature = "local-store")]
             TrackingUri::Sqlite { path } => Ok(vec![Box::new(

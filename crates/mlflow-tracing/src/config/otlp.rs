@@ -1,0 +1,733 @@
+//! OTLP exporter settings: the standard `OTEL_EXPORTER_OTLP_*`, `OTEL_BSP_*` and resource
+//! variables, resolved with the crate's one precedence rule.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ConfigError, Env, Setting, Source, env, parse_bool, parse_u64};
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP/gRPC (MLflow's default).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (the OpenTelemetry specification's default).
+    HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies.
+    HttpJson,
+}
+
+impl Protocol {
+    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL` that selects it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" => Ok(Protocol::HttpProtobuf),
+            "http/json" => Ok(Protocol::HttpJson),
+            _ => Err("one of grpc, http/protobuf, http/json".to_owned()),
+        }
+    }
+
+    pub(crate) fn is_http(self) -> bool {
+        !matches!(self, Protocol::Grpc)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compression of OTLP request bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Compression {
+    /// None (the default).
+    None,
+    /// gzip.
+    Gzip,
+}
+
+impl Compression {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            _ => Err("gzip or none".to_owned()),
+        }
+    }
+
+    /// The variable's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+/// Request headers. Their values are secrets: `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Headers(pub(crate) Vec<(String, String)>);
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| format!("{k}=<redacted>")))
+            .finish()
+    }
+}
+
+impl Headers {
+    /// `name=<redacted>, …` for display.
+    pub(crate) fn redacted(&self) -> String {
+        if self.0.is_empty() {
+            return "(none)".to_owned();
+        }
+        self.0
+            .iter()
+            .map(|(k, _)| format!("{k}=<redacted>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// TLS files and the gRPC plaintext switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// Trusted CA certificates (PEM), instead of the system roots.
+    pub(crate) certificate: Option<Setting<PathBuf>>,
+    /// Client certificate (PEM) for mutual TLS.
+    pub(crate) client_certificate: Option<Setting<PathBuf>>,
+    /// Client private key (PEM) for mutual TLS.
+    pub(crate) client_key: Option<Setting<PathBuf>>,
+}
+
+/// When spans are sent: the batch span processor's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BatchSettings {
+    /// Longest time a span waits before it is sent (`OTEL_BSP_SCHEDULE_DELAY`).
+    pub(crate) schedule_delay: Setting<Duration>,
+    /// Most spans per request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    pub(crate) max_export_batch_size: Setting<usize>,
+    /// A bound on the count of queued spans, only when set (`OTEL_BSP_MAX_QUEUE_SIZE`);
+    /// otherwise only the memory bound applies.
+    pub(crate) max_queue_size: Option<Setting<usize>>,
+    /// Upper bound of one export, retries included (`OTEL_BSP_EXPORT_TIMEOUT`).
+    pub(crate) export_timeout: Setting<Duration>,
+}
+
+/// Everything the OTLP trace exporter needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OtlpSettings {
+    /// The full URL requests go to (HTTP), or the server's address (gRPC).
+    pub(crate) endpoint: Setting<String>,
+    pub(crate) protocol: Setting<Protocol>,
+    pub(crate) headers: Setting<Headers>,
+    /// Per-request timeout.
+    pub(crate) timeout: Setting<Duration>,
+    pub(crate) compression: Setting<Compression>,
+    pub(crate) tls: TlsFiles,
+    /// gRPC only: plaintext for an endpoint without a scheme.
+    pub(crate) insecure: Setting<bool>,
+    pub(crate) batch: BatchSettings,
+}
+
+/// OTLP settings made in code; they win over the environment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpCode {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) headers: Option<Vec<(String, String)>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+}
+
+/// Signal-specific variable, then the generic one.
+fn pair(signal: &'static str, generic: &'static str) -> [&'static str; 2] {
+    [signal, generic]
+}
+
+/// Resolves the OTLP trace exporter's settings; `None` when OTLP export is off (no
+/// endpoint, or `MLFLOW_ENABLE_OTLP_EXPORTER=false`).
+pub(crate) fn resolve_traces(
+    e: &Env,
+    code: &OtlpCode,
+) -> Result<Option<OtlpSettings>, ConfigError> {
+    let enabled = e.resolve(None, &[env::MLFLOW_ENABLE_OTLP_EXPORTER], parse_bool, true)?;
+    let specific = e.get(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+    let generic = e.get(env::OTEL_EXPORTER_OTLP_ENDPOINT);
+    if code.endpoint.is_none() && (!enabled.value || (specific.is_none() && generic.is_none())) {
+        return Ok(None);
+    }
+    let protocol = e.resolve(
+        code.protocol,
+        &pair(
+            env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+            env::OTEL_EXPORTER_OTLP_PROTOCOL,
+        ),
+        Protocol::parse,
+        Protocol::Grpc,
+    )?;
+    let endpoint = match (&code.endpoint, specific, generic) {
+        (Some(url), _, _) => Setting::new(
+            check_endpoint("otlp_endpoint", url, protocol.value)?,
+            Source::Code,
+        ),
+        (None, Some(url), _) => Setting::new(
+            check_endpoint(
+                env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                &url,
+                protocol.value,
+            )?,
+            Source::Env(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+        ),
+        (None, None, Some(base)) => {
+            let checked = check_endpoint(env::OTEL_EXPORTER_OTLP_ENDPOINT, &base, protocol.value)?;
+            let url = if protocol.value.is_http() {
+                format!("{}/v1/traces", checked.trim_end_matches('/'))
+            } else {
+                checked
+            };
+            Setting::new(url, Source::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT))
+        }
+        (None, None, None) => return Ok(None),
+    };
+    let headers = match &code.headers {
+        Some(headers) => Setting::new(Headers(headers.clone()), Source::Code),
+        None => {
+            let vars = pair(
+                env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+                env::OTEL_EXPORTER_OTLP_HEADERS,
+            );
+            match vars.iter().find_map(|v| e.get(v).map(|raw| (*v, raw))) {
+                Some((var, raw)) => Setting::new(parse_headers(var, &raw)?, Source::Env(var)),
+                None => Setting::new(Headers::default(), Source::Default),
+            }
+        }
+    };
+    let timeout = e
+        .resolve(
+            code.timeout.map(|d| d.as_millis() as u64),
+            &pair(
+                env::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+                env::OTEL_EXPORTER_OTLP_TIMEOUT,
+            ),
+            parse_u64,
+            10_000,
+        )
+        .map(millis)?;
+    let compression = e.resolve(
+        code.compression,
+        &pair(
+            env::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+            env::OTEL_EXPORTER_OTLP_COMPRESSION,
+        ),
+        Compression::parse,
+        Compression::None,
+    )?;
+    let path = |signal, generic| -> Result<Option<Setting<PathBuf>>, ConfigError> {
+        let s = e.resolve(
+            None,
+            &pair(signal, generic),
+            |raw| Ok(Some(PathBuf::from(raw))),
+            None,
+        )?;
+        Ok(s.value.map(|p| Setting::new(p, s.source)))
+    };
+    let tls = TlsFiles {
+        certificate: path(
+            env::OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+            env::OTEL_EXPORTER_OTLP_CERTIFICATE,
+        )?,
+        client_certificate: path(
+            env::OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+            env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        )?,
+        client_key: path(
+            env::OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+            env::OTEL_EXPORTER_OTLP_CLIENT_KEY,
+        )?,
+    };
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(cert), None) => {
+            return Err(ConfigError::new(
+                variable_of(&cert.source, env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+                &cert.value.display().to_string(),
+                "a client key as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or \
+                 OTEL_EXPORTER_OTLP_CLIENT_KEY) for mutual TLS",
+            ));
+        }
+        (None, Some(key)) => {
+            return Err(ConfigError::new(
+                variable_of(&key.source, env::OTEL_EXPORTER_OTLP_CLIENT_KEY),
+                &key.value.display().to_string(),
+                "a client certificate as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or \
+                 OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) for mutual TLS",
+            ));
+        }
+        _ => {}
+    }
+    let insecure = e.resolve(
+        None,
+        &pair(
+            env::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+            env::OTEL_EXPORTER_OTLP_INSECURE,
+        ),
+        parse_bool,
+        false,
+    )?;
+    let batch = BatchSettings {
+        schedule_delay: e
+            .resolve(None, &[env::OTEL_BSP_SCHEDULE_DELAY], parse_u64, 5_000)
+            .map(millis)?,
+        max_export_batch_size: e.resolve(
+            None,
+            &[env::OTEL_BSP_MAX_EXPORT_BATCH_SIZE],
+            parse_positive,
+            512,
+        )?,
+        max_queue_size: {
+            let s = e.resolve(
+                None,
+                &[env::OTEL_BSP_MAX_QUEUE_SIZE],
+                |r| parse_positive(r).map(Some),
+                None,
+            )?;
+            s.value.map(|v| Setting::new(v, s.source))
+        },
+        export_timeout: e
+            .resolve(None, &[env::OTEL_BSP_EXPORT_TIMEOUT], parse_u64, 30_000)
+            .map(millis)?,
+    };
+    Ok(Some(OtlpSettings {
+        endpoint,
+        protocol,
+        headers,
+        timeout,
+        compression,
+        tls,
+        insecure,
+        batch,
+    }))
+}
+
+fn variable_of(source: &Source, fallback: &'static str) -> &'static str {
+    match source {
+        Source::Env(var) => var,
+        _ => fallback,
+    }
+}
+
+fn millis(s: Setting<u64>) -> Setting<Duration> {
+    Setting::new(Duration::from_millis(s.value), s.source)
+}
+
+fn parse_positive(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err("a positive integer".to_owned()),
+    }
+}
+
+/// Checks an endpoint URL: `http://` or `https://` with a host; for gRPC also
+/// `host:port` without a scheme.
+fn check_endpoint(variable: &str, raw: &str, protocol: Protocol) -> Result<String, ConfigError> {
+    let expected = if protocol.is_http() {
+        "an http:// or https:// URL, e.g. http://localhost:4318/v1/traces"
+    } else {
+        "an http:// or https:// URL or host:port, e.g. http://localhost:4317"
+    };
+    let with_scheme = if raw.contains("://") || protocol.is_http() {
+        raw.to_owned()
+    } else {
+        format!("https://{raw}")
+    };
+    match url::Url::parse(&with_scheme) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(raw.to_owned())
+        }
+        _ => Err(ConfigError::new(variable, raw, expected)),
+    }
+}
+
+/// Parses `k=v,k2=v2` with percent-encoded keys and values. Errors never quote values.
+pub(crate) fn parse_headers(variable: &'static str, raw: &str) -> Result<Headers, ConfigError> {
+    let mut headers = Vec::new();
+    for (i, entry) in raw.split(',').enumerate() {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = entry.split_once('=') else {
+            return Err(ConfigError::secret(
+                variable,
+                format!(
+                    "comma-separated key=value pairs; entry {} has no '='",
+                    i + 1
+                ),
+            ));
+        };
+        let key = percent_decode(key.trim());
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(ConfigError::secret(
+                variable,
+                format!(
+                    "comma-separated key=value pairs; entry {} has an invalid header name",
+                    i + 1
+                ),
+            ));
+        }
+        headers.push((key.to_ascii_lowercase(), percent_decode(value.trim())));
+    }
+    Ok(Headers(headers))
+}
+
+/// Decodes `%XX` sequences; anything else is kept as it is.
+pub(crate) fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Resource attributes from `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResourceSettings {
+    /// `service.name`.
+    pub(crate) service_name: Setting<String>,
+    /// The other attributes, in order.
+    pub(crate) attributes: Vec<(String, String)>,
+}
+
+/// Resolves the resource: `service.name` from `OTEL_SERVICE_NAME`, else from
+/// `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service:<program>`.
+pub(crate) fn resolve_resource(e: &Env) -> Result<ResourceSettings, ConfigError> {
+    let mut attributes = Vec::new();
+    if let Some(raw) = e.get(env::OTEL_RESOURCE_ATTRIBUTES) {
+        for entry in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((key, value)) = entry.split_once('=') else {
+                return Err(ConfigError::new(
+                    env::OTEL_RESOURCE_ATTRIBUTES,
+                    &raw,
+                    "comma-separated key=value pairs",
+                ));
+            };
+            attributes.push((percent_decode(key.trim()), percent_decode(value.trim())));
+        }
+    }
+    let from_attributes = attributes
+        .iter()
+        .position(|(k, _)| k == "service.name")
+        .map(|i| attributes.remove(i).1);
+    let service_name = match (e.get(env::OTEL_SERVICE_NAME), from_attributes) {
+        (Some(name), _) => Setting::new(name, Source::Env(env::OTEL_SERVICE_NAME)),
+        (None, Some(name)) => Setting::new(name, Source::Env(env::OTEL_RESOURCE_ATTRIBUTES)),
+        (None, None) => Setting::new(
+            format!("unknown_service:{}", program_name()),
+            Source::Default,
+        ),
+    };
+    Ok(ResourceSettings {
+        service_name,
+        attributes,
+    })
+}
+
+/// The executable's file name.
+fn program_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "rust".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(vars: &[(&str, &str)]) -> Env {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env::from_fn(move |k| map.get(k).cloned())
+    }
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Option<OtlpSettings>, ConfigError> {
+        resolve_traces(&env_of(vars), &OtlpCode::default())
+    }
+
+    #[test]
+    fn off_without_an_endpoint_or_when_disabled() {
+        assert_eq!(resolve(&[]).unwrap(), None);
+        assert_eq!(
+            resolve(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
+                ("MLFLOW_ENABLE_OTLP_EXPORTER", "false")
+            ])
+            .unwrap(),
+            None
+        );
+        let err = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h"),
+            ("MLFLOW_ENABLE_OTLP_EXPORTER", "no"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "MLFLOW_ENABLE_OTLP_EXPORTER");
+    }
+
+    #[test]
+    fn endpoints_and_protocols() {
+        let s = resolve(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://h:4318/custom")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.protocol, Setting::new(Protocol::Grpc, Source::Default));
+        assert_eq!(s.endpoint.value, "http://h:4318/custom");
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/Protobuf"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.endpoint.value, "http://h:4318/v1/traces");
+        assert_eq!(s.protocol.value, Protocol::HttpProtobuf);
+        // gRPC uses the generic endpoint as it is.
+        let s = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.endpoint.value, "http://h:4317");
+        // The signal-specific variable wins.
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://specific:4318/v1/traces",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.endpoint.value, "http://specific:4318/v1/traces");
+        assert_eq!(
+            s.protocol,
+            Setting::new(
+                Protocol::HttpJson,
+                Source::Env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            )
+        );
+        // Code wins over everything.
+        let code = OtlpCode {
+            endpoint: Some("https://code:443".into()),
+            protocol: Some(Protocol::HttpProtobuf),
+            ..OtlpCode::default()
+        };
+        let s = resolve_traces(
+            &env_of(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:1")]),
+            &code,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.endpoint,
+            Setting::new("https://code:443".to_owned(), Source::Code)
+        );
+        assert_eq!(s.protocol.source, Source::Code);
+        // gRPC accepts host:port.
+        let s = resolve(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.endpoint.value, "collector:4317");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (var, value, expected) in [
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "thrift",
+                "one of grpc, http/protobuf, http/json",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+                "10s",
+                "a non-negative integer",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "gzip or none"),
+            (
+                "OTEL_EXPORTER_OTLP_INSECURE",
+                "yes",
+                "one of true, false, 1, 0",
+            ),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0", "a positive integer"),
+        ] {
+            let err = resolve(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
+                (var, value),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable(), var);
+            assert_eq!(err.expected(), expected);
+            assert!(err.to_string().contains(value), "{err}");
+        }
+        let err = resolve(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://h"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+        let err = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://")]).unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_ENDPOINT");
+    }
+
+    #[test]
+    fn headers_are_decoded_and_never_shown() {
+        let h = parse_headers(
+            "V",
+            "api_key=12345, x-other=b%20c,Authorization=Bearer%20s3cr3t",
+        )
+        .unwrap();
+        assert_eq!(
+            h.0,
+            [
+                ("api_key".to_owned(), "12345".to_owned()),
+                ("x-other".to_owned(), "b c".to_owned()),
+                ("authorization".to_owned(), "Bearer s3cr3t".to_owned())
+            ]
+        );
+        let shown = format!("{h:?} {}", h.redacted());
+        assert!(
+            !shown.contains("12345") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+        let err =
+            parse_headers("OTEL_EXPORTER_OTLP_HEADERS", "good=1,bad-token-s3cr3t").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(err.to_string().contains("entry 2 has no '='"), "{err}");
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_HEADERS");
+        // The signal-specific variable replaces the generic one.
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.headers.value.0, [("b".to_owned(), "2".to_owned())]);
+    }
+
+    #[test]
+    fn tls_files_need_both_halves_for_mutual_tls() {
+        let err = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://h:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/c.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.variable(),
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
+        );
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://h:4317"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/k.pem"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.tls.certificate.unwrap().value, PathBuf::from("/ca.pem"));
+        assert_eq!(
+            s.tls.client_key.unwrap().source,
+            Source::Env("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY")
+        );
+    }
+
+    #[test]
+    fn batch_defaults_follow_opentelemetry() {
+        let s = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.batch.schedule_delay.value, Duration::from_millis(5000));
+        assert_eq!(s.batch.max_export_batch_size.value, 512);
+        assert_eq!(s.batch.max_queue_size, None);
+        assert_eq!(s.timeout.value, Duration::from_secs(10));
+        assert_eq!(s.compression.value, Compression::None);
+    }
+
+    #[test]
+    fn resource_from_the_environment() {
+        let r = resolve_resource(&env_of(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment=dev,team=a%20b,service.name=from-attrs",
+        )]))
+        .unwrap();
+        assert_eq!(
+            r.service_name,
+            Setting::new(
+                "from-attrs".to_owned(),
+                Source::Env("OTEL_RESOURCE_ATTRIBUTES")
+            )
+        );
+        assert_eq!(
+            r.attributes,
+            [
+                ("deployment.environment".to_owned(), "dev".to_owned()),
+                ("team".to_owned(), "a b".to_owned())
+            ]
+        );
+        let r = resolve_resource(&env_of(&[
+            ("OTEL_SERVICE_NAME", "svc"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=x"),
+        ]))
+        .unwrap();
+        assert_eq!(r.service_name.value, "svc");
+        let r = resolve_resource(&env_of(&[])).unwrap();
+        assert!(
+            r.service_name.value.starts_with("unknown_service:"),
+            "{:?}",
+            r.service_name
+        );
+        let err =
+            resolve_resource(&env_of(&[("OTEL_RESOURCE_ATTRIBUTES", "novalue")])).unwrap_err();
+        assert_eq!(err.variable(), "OTEL_RESOURCE_ATTRIBUTES");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b%2Cc"), "a b,c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%e2%82%ac"), "€");
+    }
+}

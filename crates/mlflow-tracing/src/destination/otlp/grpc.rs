@@ -1,0 +1,181 @@
+//! OTLP/gRPC: the `TraceService/Export` call, on a private single-threaded Tokio runtime
+//! owned by the export thread. The application's runtime (if any) is never used, so there
+//! is no "no reactor running" panic and no deadlock on a current-thread runtime.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use super::{SendError, TlsMaterial, Transport, scrub};
+use crate::config::otlp::{Compression, OtlpSettings};
+
+pub(super) struct GrpcTransport {
+    runtime: tokio::runtime::Runtime,
+    client: TraceServiceClient<Channel>,
+    metadata: MetadataMap,
+    target: String,
+    secrets: Vec<(String, String)>,
+}
+
+impl GrpcTransport {
+    pub(super) fn new(settings: &OtlpSettings, tls: &TlsMaterial) -> Result<Self, String> {
+        let raw = &settings.endpoint.value;
+        // A scheme decides; without one, TLS unless OTEL_EXPORTER_OTLP_INSECURE=true.
+        let with_scheme = if raw.contains("://") {
+            raw.clone()
+        } else if settings.insecure.value {
+            format!("http://{raw}")
+        } else {
+            format!("https://{raw}")
+        };
+        let url =
+            url::Url::parse(&with_scheme).map_err(|e| format!("invalid endpoint {raw}: {e}"))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        // gRPC uses only scheme, host and port; a path (such as /v1/traces) is ignored.
+        let origin = match url.port() {
+            Some(port) => format!("{}://{}:{port}", url.scheme(), url_host(&url)),
+            None => format!("{}://{}", url.scheme(), url_host(&url)),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("mlflow-tracing-grpc")
+            .build()
+            .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
+        let mut endpoint = Endpoint::from_shared(origin.clone())
+            .map_err(|e| format!("invalid endpoint {raw}: {e}"))?
+            .user_agent(concat!(
+                "OTel-OTLP-Exporter-Rust mlflow-tracing/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(settings.timeout.value);
+        if url.scheme() == "https" {
+            let mut config = ClientTlsConfig::new().domain_name(host);
+            config = match &tls.ca_pem {
+                Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
+                None => config.with_native_roots(),
+            };
+            if let Some((cert, key)) = &tls.identity {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| format!("invalid TLS configuration: {e}"))?;
+        }
+        let channel = {
+            let _entered = runtime.enter();
+            endpoint.connect_lazy()
+        };
+        let mut client = TraceServiceClient::new(channel);
+        if settings.compression.value == Compression::Gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        let mut metadata = MetadataMap::new();
+        for (name, value) in &settings.headers.value.0 {
+            let key = MetadataKey::from_str(name)
+                .map_err(|_| format!("invalid OTLP header name {name:?}"))?;
+            let value = MetadataValue::try_from(value.as_str()).map_err(|_| {
+                format!("the value of OTLP header {name:?} is not valid gRPC metadata")
+            })?;
+            metadata.append(key, value);
+        }
+        Ok(GrpcTransport {
+            runtime,
+            client,
+            metadata,
+            target: origin,
+            secrets: settings.headers.value.0.clone(),
+        })
+    }
+}
+
+fn url_host(url: &url::Url) -> String {
+    match url.host() {
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        Some(host) => host.to_string(),
+        None => String::new(),
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn send(
+        &mut self,
+        request: &ExportTraceServiceRequest,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        let mut call = tonic::Request::new(request.clone());
+        *call.metadata_mut() = self.metadata.clone();
+        call.set_timeout(timeout);
+        let client = &mut self.client;
+        let result = self
+            .runtime
+            .block_on(async { tokio::time::timeout(timeout, client.export(call)).await });
+        let status = match result {
+            Ok(Ok(response)) => {
+                if let Some(partial) = response
+                    .into_inner()
+                    .partial_success
+                    .filter(|p| p.rejected_spans > 0)
+                {
+                    let message: String = partial.error_message.chars().take(200).collect();
+                    crate::diag::warn("otlp-partial", || {
+                        format!(
+                            "the OTLP receiver rejected {} span(s): {message}",
+                            partial.rejected_spans
+                        )
+                    });
+                }
+                return Ok(());
+            }
+            Ok(Err(status)) => status,
+            Err(_) => {
+                return Err(SendError::transient(
+                    format!("no response from {} within {timeout:?}", self.target),
+                    None,
+                ));
+            }
+        };
+        use tonic::Code;
+        let message = scrub(
+            format!(
+                "{} answered gRPC {:?}: {}",
+                self.target,
+                status.code(),
+                describe(&status)
+            ),
+            &self.secrets,
+        );
+        match status.code() {
+            Code::Unavailable
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::DataLoss
+            | Code::ResourceExhausted => Err(SendError::transient(message, None)),
+            _ => Err(SendError::permanent(message)),
+        }
+    }
+}
+
+/// The status message, or the transport error under it (e.g. "connection refused",
+/// "invalid HTTP version" when the port speaks HTTP/1).
+fn describe(status: &tonic::Status) -> String {
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    let text: String = text.chars().take(300).collect();
+    if text.is_empty() {
+        "(no message)".to_owned()
+    } else {
+        text
+    }
+}

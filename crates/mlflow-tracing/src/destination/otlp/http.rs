@@ -1,0 +1,249 @@
+//! OTLP/HTTP: `POST` protobuf or JSON to the endpoint, with a blocking client created on
+//! the export thread (never inside the application's async runtime).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use flate2::Compression as GzLevel;
+use flate2::write::GzEncoder;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+use reqwest::blocking::Client;
+use reqwest::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
+
+use super::{SendError, TlsMaterial, Transport, scrub};
+use crate::config::otlp::{Compression, OtlpSettings, Protocol};
+
+pub(super) struct HttpTransport {
+    client: Client,
+    url: String,
+    json: bool,
+    gzip: bool,
+    headers: HeaderMap,
+    secrets: Vec<(String, String)>,
+}
+
+impl HttpTransport {
+    pub(super) fn new(settings: &OtlpSettings, tls: &TlsMaterial) -> Result<Self, String> {
+        let url = settings.endpoint.value.clone();
+        let https = url.starts_with("https://");
+        let builder = Client::builder()
+            .user_agent(concat!(
+                "OTel-OTLP-Exporter-Rust mlflow-tracing/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .timeout(None)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        let builder = if https {
+            // Building the TLS configuration must succeed: https never falls back to
+            // plaintext.
+            builder
+                .tls_backend_preconfigured(tls.rustls_config()?)
+                .https_only(true)
+        } else {
+            builder
+        };
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &settings.headers.value.0 {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid OTLP header name {name:?}"))?;
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of OTLP header {name:?} is not valid in HTTP"))?;
+            value.set_sensitive(true);
+            headers.append(name, value);
+        }
+        Ok(HttpTransport {
+            client,
+            url,
+            json: settings.protocol.value == Protocol::HttpJson,
+            gzip: settings.compression.value == Compression::Gzip,
+            headers,
+            secrets: settings.headers.value.0.clone(),
+        })
+    }
+
+    fn body(&self, request: &ExportTraceServiceRequest) -> Result<Vec<u8>, SendError> {
+        let raw = if self.json {
+            serde_json::to_vec(request)
+                .map_err(|e| SendError::permanent(format!("cannot encode JSON: {e}")))?
+        } else {
+            request.encode_to_vec()
+        };
+        if !self.gzip {
+            return Ok(raw);
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(raw.len() / 4), GzLevel::default());
+        encoder
+            .write_all(&raw)
+            .and_then(|()| encoder.finish())
+            .map_err(|e| SendError::permanent(format!("cannot gzip the request: {e}")))
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(
+        &mut self,
+        request: &ExportTraceServiceRequest,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        let body = self.body(request)?;
+        let content_type = if self.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut builder = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, content_type)
+            .timeout(timeout)
+            .body(body);
+        if self.gzip {
+            builder = builder.header(CONTENT_ENCODING, "gzip");
+        }
+        let response = match builder.send() {
+            Ok(response) => response,
+            Err(err) => {
+                let what = if err.is_timeout() {
+                    format!("no response from {} within {timeout:?}", self.url)
+                } else if err.is_connect() {
+                    format!("cannot connect to {}: {}", self.url, root_cause(&err))
+                } else {
+                    format!("request to {} failed: {}", self.url, root_cause(&err))
+                };
+                return Err(SendError::transient(scrub(what, &self.secrets), None));
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            warn_on_partial_success(response, self.json);
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(parse_retry_after);
+        let detail = response_detail(response);
+        let message = scrub(
+            format!("{} answered HTTP {status}{detail}", self.url),
+            &self.secrets,
+        );
+        if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
+            Err(SendError::transient(message, retry_after))
+        } else {
+            Err(SendError::permanent(message))
+        }
+    }
+}
+
+/// The innermost error message (reqwest wraps hyper wraps io).
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A short, printable hint from an error response (secrets are scrubbed by the caller).
+fn response_detail(response: reqwest::blocking::Response) -> String {
+    let text = response.text().unwrap_or_default();
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", text.trim())
+    }
+}
+
+fn warn_on_partial_success(response: reqwest::blocking::Response, json: bool) {
+    let Ok(bytes) = response.bytes() else { return };
+    let parsed = if json {
+        serde_json::from_slice::<ExportTraceServiceResponse>(&bytes).ok()
+    } else {
+        ExportTraceServiceResponse::decode(bytes.as_ref()).ok()
+    };
+    if let Some(partial) = parsed
+        .and_then(|r| r.partial_success)
+        .filter(|p| p.rejected_spans > 0)
+    {
+        let message: String = partial.error_message.chars().take(200).collect();
+        crate::diag::warn("otlp-partial", || {
+            format!(
+                "the OTLP receiver rejected {} span(s): {message}",
+                partial.rejected_spans
+            )
+        });
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate(text)?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn httpdate(text: &str) -> Option<std::time::SystemTime> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
+    let [h, m, s] = hms[..] else { return None };
+    // Days from civil (Howard Hinnant).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + s;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_and_dates() {
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("3")),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            httpdate("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(std::time::UNIX_EPOCH + Duration::from_secs(784_111_777))
+        );
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! TLS material from the `OTEL_EXPORTER_OTLP_*CERTIFICATE` / `*CLIENT_KEY` files, read and
+//! checked when the pipeline is built so that a bad file is an error naming its variable.
+
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::otlp::TlsFiles;
+use crate::config::{ConfigError, Setting, Source};
+
+/// PEM files read from disk and checked.
+#[derive(Clone, Default)]
+pub(crate) struct TlsMaterial {
+    /// Trusted CA certificates, instead of the system roots.
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    /// Client certificate chain and key, for mutual TLS.
+    pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("custom_ca", &self.ca_pem.is_some())
+            .field("client_identity", &self.identity.is_some())
+            .finish()
+    }
+}
+
+fn variable(setting: &Setting<std::path::PathBuf>, fallback: &'static str) -> &'static str {
+    match setting.source {
+        Source::Env(var) => var,
+        _ => fallback,
+    }
+}
+
+fn read(
+    setting: &Setting<std::path::PathBuf>,
+    fallback: &'static str,
+    what: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    let var = variable(setting, fallback);
+    let path: &Path = &setting.value;
+    std::fs::read(path).map_err(|e| {
+        ConfigError::new(
+            var,
+            &path.display().to_string(),
+            format!("a readable {what} PEM file ({e})"),
+        )
+    })
+}
+
+impl TlsMaterial {
+    pub(crate) fn load(files: &TlsFiles) -> Result<TlsMaterial, ConfigError> {
+        let mut material = TlsMaterial::default();
+        if let Some(ca) = &files.certificate {
+            let pem = read(ca, "OTEL_EXPORTER_OTLP_CERTIFICATE", "CA certificate")?;
+            let count = CertificateDer::pem_slice_iter(&pem)
+                .filter(Result::is_ok)
+                .count();
+            if count == 0 {
+                return Err(ConfigError::new(
+                    variable(ca, "OTEL_EXPORTER_OTLP_CERTIFICATE"),
+                    &ca.value.display().to_string(),
+                    "a PEM file with at least one CERTIFICATE block",
+                ));
+            }
+            material.ca_pem = Some(pem);
+        }
+        if let (Some(cert), Some(key)) = (&files.client_certificate, &files.client_key) {
+            let cert_pem = read(
+                cert,
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                "client certificate",
+            )?;
+            if CertificateDer::pem_slice_iter(&cert_pem)
+                .filter(Result::is_ok)
+                .count()
+                == 0
+            {
+                return Err(ConfigError::new(
+                    variable(cert, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"),
+                    &cert.value.display().to_string(),
+                    "a PEM file with at least one CERTIFICATE block",
+                ));
+            }
+            let key_pem = read(key, "OTEL_EXPORTER_OTLP_CLIENT_KEY", "private key")?;
+            if PrivateKeyDer::from_pem_slice(&key_pem).is_err() {
+                return Err(ConfigError::new(
+                    variable(key, "OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+                    &key.value.display().to_string(),
+                    "a PEM file with a PRIVATE KEY block (PKCS#8, PKCS#1 or SEC1)",
+                ));
+            }
+            material.identity = Some((cert_pem, key_pem));
+        }
+        Ok(material)
+    }
+
+    /// A rustls client configuration: the custom CA (else the system's roots) and the
+    /// client identity when given.
+    #[cfg(feature = "otlp-http")]
+    pub(crate) fn rustls_config(&self) -> Result<rustls::ClientConfig, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_pem {
+            Some(pem) => {
+                for cert in CertificateDer::pem_slice_iter(pem).flatten() {
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("invalid CA certificate: {e}"))?;
+                }
+            }
+            None => {
+                let native = rustls_native_certs::load_native_certs();
+                for cert in native.certs {
+                    let _ = roots.add(cert);
+                }
+                if roots.is_empty() {
+                    return Err("no system CA certificates were found; set \
+                                OTEL_EXPORTER_OTLP_CERTIFICATE to the receiver's CA"
+                        .to_owned());
+                }
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots);
+        match &self.identity {
+            Some((cert_pem, key_pem)) => {
+                let certs: Vec<CertificateDer<'static>> =
+                    CertificateDer::pem_slice_iter(cert_pem).flatten().collect();
+                let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| e.to_string())?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| format!("invalid client certificate or key: {e}"))
+            }
+            None => Ok(builder.with_no_client_auth()),
+        }
+    }
+}
