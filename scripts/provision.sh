@@ -45,3 +45,24 @@ ensure_mlflow_venv() {
   make_venv "$dir" "mlflow==$MLFLOW_VERSION"
   echo "$dir/bin/python"
 }
+
+PHOENIX_VERSION="${PHOENIX_VERSION:-20.26.1}"
+ROTEL_VERSION="${ROTEL_VERSION:-0.0.1a15}"
+
+# Arize Phoenix (an OTLP trace backend, gRPC and HTTP); prints its `phoenix` command.
+ensure_phoenix() {
+  local dir="$MLFLOW_TRACING_CACHE/venv-phoenix-$PHOENIX_VERSION"
+  make_venv "$dir" "arize-phoenix==$PHOENIX_VERSION"
+  echo "$dir/bin/phoenix"
+}
+
+# The rotel OpenTelemetry collector (a Rust binary shipped in a PyPI wheel); prints the
+# path of `rotel-agent`.
+ensure_rotel() {
+  local dir="$MLFLOW_TRACING_CACHE/venv-rotel-$ROTEL_VERSION"
+  make_venv "$dir" "rotel==$ROTEL_VERSION"
+  local agent
+  agent=$(ls "$dir"/lib/python3*/site-packages/rotel/rotel-agent 2>/dev/null | head -1)
+  [ -x "$agent" ] || { echo "rotel-agent not found in $dir" >&2; return 1; }
+  echo "$agent"
+}

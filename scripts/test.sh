@@ -14,10 +14,21 @@ if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
 
 step() { log "== $*"; }
 
-step "provisioning test backends"
-MLFLOW_TRACING_TEST_PYTHON=$(ensure_mlflow_venv)
-export MLFLOW_TRACING_TEST_PYTHON
-log "MLflow: $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)') ($MLFLOW_TRACING_TEST_PYTHON)"
+step "provisioning test backends (MLflow, Arize Phoenix, rotel; cached after the first run)"
+mkdir -p "$MLFLOW_TRACING_CACHE"
+# The installs run side by side: they mostly wait on the network.
+ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
+mlflow_job=$!
+ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
+phoenix_job=$!
+ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
+rotel_job=$!
+wait "$mlflow_job" && wait "$phoenix_job" && wait "$rotel_job"
+MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
+MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
+MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
+export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
+log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

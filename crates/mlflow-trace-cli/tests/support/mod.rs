@@ -272,3 +272,102 @@ pub(crate) fn attributes(span: &Value) -> serde_json::Map<String, Value> {
         })
         .unwrap_or_default()
 }
+
+/// A backend program named by an environment variable that `scripts/test.sh` sets.
+pub(crate) fn backend_program(variable: &str, what: &str) -> Option<PathBuf> {
+    match std::env::var_os(variable).map(PathBuf::from) {
+        Some(path) if path.exists() => Some(path),
+        _ => missing(&format!("{what} ({variable})")),
+    }
+}
+
+/// Polls until something listens on 127.0.0.1:`port`.
+pub(crate) fn wait_port(process: &mut Background, port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(process.is_running(), "the backend exited before port {port} opened:\n{}", process.log_text());
+        assert!(Instant::now() < deadline, "port {port} not open after {timeout:?}:\n{}", process.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Arize Phoenix: an OTLP trace backend (gRPC and HTTP/protobuf) with a REST API.
+pub(crate) struct Phoenix {
+    process: Background,
+    pub(crate) url: String,
+    pub(crate) grpc_port: u16,
+}
+
+impl Phoenix {
+    pub(crate) fn start(program: &Path, workdir: &Path) -> Phoenix {
+        let (port, grpc_port) = (free_port(), free_port());
+        let mut command = clean_command(program);
+        command
+            .arg("serve")
+            .env("PHOENIX_WORKING_DIR", workdir.join("phoenix"))
+            .env("PHOENIX_HOST", "127.0.0.1")
+            .env("PHOENIX_PORT", port.to_string())
+            .env("PHOENIX_GRPC_PORT", grpc_port.to_string())
+            .env("PHOENIX_TELEMETRY_ENABLED", "false")
+            .env("PHOENIX_ALLOW_EXTERNAL_RESOURCES", "false")
+            .env("PHOENIX_DISABLE_AGENT_ASSISTANT", "true")
+            .current_dir(workdir);
+        let mut process = Background::spawn(command, workdir.join("phoenix.log"));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(&mut process, &format!("{url}/healthz"), Duration::from_secs(180));
+        wait_port(&mut process, grpc_port, Duration::from_secs(60));
+        Phoenix { process, url, grpc_port }
+    }
+
+    /// The spans Phoenix stored in `project`, waiting until there are at least `count`.
+    pub(crate) fn spans(&mut self, project: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = reqwest::blocking::get(format!("{}/v1/projects/{project}/spans?limit=100", self.url));
+            let spans = response
+                .ok()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.json::<Value>().ok())
+                .and_then(|v| v["data"].as_array().cloned())
+                .unwrap_or_default();
+            if spans.len() >= count {
+                return spans;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Phoenix has {} of {count} spans in project {project}:\n{}",
+                spans.len(),
+                self.process.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// The rotel collector: OTLP in over gRPC and HTTP, OTLP/HTTP out to `traces_url`.
+pub(crate) struct Rotel {
+    _process: Background,
+    pub(crate) grpc_port: u16,
+}
+
+impl Rotel {
+    pub(crate) fn start(program: &Path, traces_url: &str, headers: &str, workdir: &Path) -> Rotel {
+        let (grpc_port, http_port) = (free_port(), free_port());
+        let mut command = clean_command(program);
+        command
+            .arg("start")
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc_port}")])
+            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http_port}")])
+            .arg("--otlp-receiver-logs-disabled")
+            .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
+            // rotel wants an endpoint for every signal; only traces are used here.
+            .args(["--otlp-exporter-endpoint", "http://127.0.0.1:9"])
+            .args(["--otlp-exporter-traces-endpoint", traces_url])
+            .args(["--otlp-exporter-traces-custom-headers", headers])
+            .args(["--batch-timeout", "200ms"]);
+        let mut process = Background::spawn(command, workdir.join("rotel.log"));
+        wait_port(&mut process, grpc_port, Duration::from_secs(30));
+        wait_port(&mut process, http_port, Duration::from_secs(30));
+        Rotel { _process: process, grpc_port }
+    }
+}
