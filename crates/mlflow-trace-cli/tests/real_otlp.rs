@@ -7,22 +7,38 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{MlflowServer, Phoenix, Rotel, attributes, backend_program, clean_command, mlflow_python, run_demo};
+use support::{
+    MlflowServer, Phoenix, Rotel, attributes, backend_program, clean_command, mlflow_python,
+    run_demo,
+};
 
 fn by_name<'a>(spans: &'a [Value], name: &str) -> &'a Value {
-    spans.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+    spans
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
 }
 
 /// Checks the demo's four spans as Phoenix stored them.
 fn check_phoenix_spans(spans: &[Value], ids: &[String]) {
     assert_eq!(spans.len(), 4, "{spans:#?}");
-    let trace_ids: Vec<String> = ids.iter().map(|id| id.trim_start_matches("tr-").to_owned()).collect();
+    let trace_ids: Vec<String> = ids
+        .iter()
+        .map(|id| id.trim_start_matches("tr-").to_owned())
+        .collect();
     for span in spans {
         let trace_id = span["context"]["trace_id"].as_str().unwrap();
-        assert!(trace_ids.iter().any(|t| t == trace_id), "unexpected trace {trace_id}");
+        assert!(
+            trace_ids.iter().any(|t| t == trace_id),
+            "unexpected trace {trace_id}"
+        );
     }
-    let (foo, chain, llm, tool) =
-        (by_name(spans, "foo"), by_name(spans, "chain"), by_name(spans, "llm"), by_name(spans, "failing_tool"));
+    let (foo, chain, llm, tool) = (
+        by_name(spans, "foo"),
+        by_name(spans, "chain"),
+        by_name(spans, "llm"),
+        by_name(spans, "failing_tool"),
+    );
     assert!(foo["parent_id"].is_null() && chain["parent_id"].is_null());
     assert_eq!(llm["parent_id"], chain["context"]["span_id"]);
     assert_eq!(tool["parent_id"], chain["context"]["span_id"]);
@@ -32,7 +48,10 @@ fn check_phoenix_spans(spans: &[Value], ids: &[String]) {
         // Phoenix returns attributes flat; look the dotted key up either way.
         let attrs = &span["attributes"];
         attrs.get(key).cloned().unwrap_or_else(|| {
-            key.split('.').try_fold(attrs, |v, k| v.get(k)).cloned().unwrap_or(Value::Null)
+            key.split('.')
+                .try_fold(attrs, |v, k| v.get(k))
+                .cloned()
+                .unwrap_or(Value::Null)
         })
     };
     assert_eq!(attr(chain, "mlflow.spanType"), json!("\"CHAIN\""));
@@ -44,13 +63,18 @@ fn check_phoenix_spans(spans: &[Value], ids: &[String]) {
     let event = &tool["events"][0];
     assert_eq!(event["name"], "exception");
     let event_attrs = &event["attributes"];
-    let message = event_attrs.get("exception.message").or_else(|| event_attrs.get("exception").and_then(|e| e.get("message")));
+    let message = event_attrs
+        .get("exception.message")
+        .or_else(|| event_attrs.get("exception").and_then(|e| e.get("message")));
     assert_eq!(message, Some(&json!("tool failed")), "{event:#}");
 }
 
 #[test]
 fn phoenix_receives_the_demo_over_grpc_and_http() {
-    let Some(phoenix_program) = backend_program("MLFLOW_TRACING_TEST_PHOENIX", "Arize Phoenix") else { return };
+    let Some(phoenix_program) = backend_program("MLFLOW_TRACING_TEST_PHOENIX", "Arize Phoenix")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut phoenix = Phoenix::start(&phoenix_program, dir.path());
 
@@ -60,7 +84,10 @@ fn phoenix_receives_the_demo_over_grpc_and_http() {
         dir.path(),
         &[
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &grpc_endpoint),
-            ("OTEL_RESOURCE_ATTRIBUTES", "openinference.project.name=rust-grpc"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "openinference.project.name=rust-grpc",
+            ),
             ("OTEL_SERVICE_NAME", "demo"),
         ],
     );
@@ -74,10 +101,16 @@ fn phoenix_receives_the_demo_over_grpc_and_http() {
         &[
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &http_endpoint),
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-project-name=rust-http"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "x-project-name=rust-http",
+            ),
         ],
     );
-    assert!(out.contains(&format!("OTLP/HTTP (protobuf) {http_endpoint}")), "{out}");
+    assert!(
+        out.contains(&format!("OTLP/HTTP (protobuf) {http_endpoint}")),
+        "{out}"
+    );
     check_phoenix_spans(&phoenix.spans("rust-http", 4), &http_ids);
 }
 
@@ -95,32 +128,46 @@ fn check_mlflow_otlp_traces(server: &MlflowServer, ids: &[String]) {
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     };
-    let mut found: Vec<&str> = traces.iter().map(|t| t["trace_id"].as_str().unwrap()).collect();
+    let mut found: Vec<&str> = traces
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
     found.sort();
     let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
     expected.sort();
     assert_eq!(found, expected, "{traces:#?}");
     let chain_id = &ids[1];
-    let chain = traces.iter().find(|t| t["trace_id"] == chain_id.as_str()).unwrap();
+    let chain = traces
+        .iter()
+        .find(|t| t["trace_id"] == chain_id.as_str())
+        .unwrap();
     // The tags travelled on the root span as mlflow.traceTag.* and were restored.
     assert_eq!(chain["tags"]["env"], "golden", "{chain:#}");
     assert_eq!(chain["tags"]["team"], "anchors");
     assert_eq!(chain["state"], "OK");
-    assert_eq!(chain["request_preview"], "{\"question\": \"What is MLflow?\"}");
+    assert_eq!(
+        chain["request_preview"],
+        "{\"question\": \"What is MLflow?\"}"
+    );
     let got = server.get(&format!("/api/3.0/mlflow/traces/get?trace_id={chain_id}"));
     let spans = got["trace"]["spans"].as_array().unwrap();
     assert_eq!(spans.len(), 3);
     let tool = spans.iter().find(|s| s["name"] == "failing_tool").unwrap();
     assert_eq!(tool["status"]["code"], "STATUS_CODE_ERROR");
     assert_eq!(tool["status"]["message"], "ValueError: tool failed");
-    assert_eq!(attributes(&tool["events"][0])["exception.type"], "ValueError");
+    assert_eq!(
+        attributes(&tool["events"][0])["exception.type"],
+        "ValueError"
+    );
     let llm = spans.iter().find(|s| s["name"] == "llm").unwrap();
     assert_eq!(attributes(llm)["mlflow.spanType"], "LLM");
 }
 
 #[test]
 fn mlflow_server_otlp_endpoint_restores_the_trace_tags() {
-    let Some(python) = mlflow_python() else { return };
+    let Some(python) = mlflow_python() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let server = MlflowServer::start(&python, &dir.path().join("server.db"), dir.path());
     let endpoint = format!("{}/v1/traces", server.url);
@@ -129,7 +176,10 @@ fn mlflow_server_otlp_endpoint_restores_the_trace_tags() {
         &[
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-mlflow-experiment-id=0"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "x-mlflow-experiment-id=0",
+            ),
             ("OTEL_SERVICE_NAME", "rust-demo"),
         ],
     );
@@ -146,19 +196,35 @@ fn mlflow_server_otlp_endpoint_restores_the_trace_tags() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(text.contains("needs the header x-mlflow-experiment-id"), "{text}");
+    assert!(
+        text.contains("needs the header x-mlflow-experiment-id"),
+        "{text}"
+    );
 }
 
 #[test]
 fn rotel_relays_grpc_to_mlflow() {
-    let Some(python) = mlflow_python() else { return };
-    let Some(rotel_program) = backend_program("MLFLOW_TRACING_TEST_ROTEL", "the rotel collector") else { return };
+    let Some(python) = mlflow_python() else {
+        return;
+    };
+    let Some(rotel_program) = backend_program("MLFLOW_TRACING_TEST_ROTEL", "the rotel collector")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let server = MlflowServer::start(&python, &dir.path().join("server.db"), dir.path());
-    let rotel = Rotel::start(&rotel_program, &format!("{}/v1/traces", server.url), "x-mlflow-experiment-id=0", dir.path());
+    let rotel = Rotel::start(
+        &rotel_program,
+        &format!("{}/v1/traces", server.url),
+        "x-mlflow-experiment-id=0",
+        dir.path(),
+    );
     let (ids, out) = run_demo(
         dir.path(),
-        &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &format!("http://127.0.0.1:{}", rotel.grpc_port))],
+        &[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &format!("http://127.0.0.1:{}", rotel.grpc_port),
+        )],
     );
     assert!(out.contains("OTLP/gRPC"), "{out}");
     check_mlflow_otlp_traces(&server, &ids);

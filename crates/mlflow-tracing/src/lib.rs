@@ -7,6 +7,12 @@
 //!
 //! With nothing configured, traces go to `./mlflow.db`, an MLflow SQLite database that
 //! `mlflow ui` (or `mlflow server --backend-store-uri sqlite:///mlflow.db`) opens as it is.
+//! With `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) set, spans go
+//! to any OpenTelemetry backend over OTLP instead (gRPC by default, as in MLflow, or
+//! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
+//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. Every variable is
+//! listed in [`config::env`]; [`TracingBuilder::diagnose`] shows what is resolved and checks
+//! the destinations.
 //!
 //! ```no_run
 //! use mlflow_tracing::{start_span, trace, SpanType};
@@ -66,7 +72,13 @@
 //!
 //! - `macros` (default): the `#[trace]` attribute.
 //! - `local-store` (default): the MLflow SQLite store (bundled SQLite).
-//! - `testing`: [`testing::InMemoryTraces`], an in-memory destination for tests.
+//! - `otlp-http` (default): OTLP over HTTP, protobuf or JSON (reqwest, rustls).
+//! - `otlp-grpc` (default): OTLP over gRPC (tonic, on a private runtime; rustls).
+//! - `testing`: `testing::InMemoryTraces`, an in-memory destination for tests.
+//!
+//! Export never uses the application's async runtime: it runs on the pipeline's own
+//! threads, so tracing behaves the same from `fn main`, a multi-thread and a current-thread
+//! Tokio runtime. In async code prefer [`Tracing::flush_async`] to a blocking flush.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assembly;

@@ -285,8 +285,16 @@ pub(crate) fn backend_program(variable: &str, what: &str) -> Option<PathBuf> {
 pub(crate) fn wait_port(process: &mut Background, port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(process.is_running(), "the backend exited before port {port} opened:\n{}", process.log_text());
-        assert!(Instant::now() < deadline, "port {port} not open after {timeout:?}:\n{}", process.log_text());
+        assert!(
+            process.is_running(),
+            "the backend exited before port {port} opened:\n{}",
+            process.log_text()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "port {port} not open after {timeout:?}:\n{}",
+            process.log_text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -314,16 +322,27 @@ impl Phoenix {
             .current_dir(workdir);
         let mut process = Background::spawn(command, workdir.join("phoenix.log"));
         let url = format!("http://127.0.0.1:{port}");
-        wait_http(&mut process, &format!("{url}/healthz"), Duration::from_secs(180));
+        wait_http(
+            &mut process,
+            &format!("{url}/healthz"),
+            Duration::from_secs(180),
+        );
         wait_port(&mut process, grpc_port, Duration::from_secs(60));
-        Phoenix { process, url, grpc_port }
+        Phoenix {
+            process,
+            url,
+            grpc_port,
+        }
     }
 
     /// The spans Phoenix stored in `project`, waiting until there are at least `count`.
     pub(crate) fn spans(&mut self, project: &str, count: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let response = reqwest::blocking::get(format!("{}/v1/projects/{project}/spans?limit=100", self.url));
+            let response = reqwest::blocking::get(format!(
+                "{}/v1/projects/{project}/spans?limit=100",
+                self.url
+            ));
             let spans = response
                 .ok()
                 .filter(|r| r.status().is_success())
@@ -368,6 +387,9 @@ impl Rotel {
         let mut process = Background::spawn(command, workdir.join("rotel.log"));
         wait_port(&mut process, grpc_port, Duration::from_secs(30));
         wait_port(&mut process, http_port, Duration::from_secs(30));
-        Rotel { _process: process, grpc_port }
+        Rotel {
+            _process: process,
+            grpc_port,
+        }
     }
 }

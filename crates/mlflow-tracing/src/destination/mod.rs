@@ -129,6 +129,9 @@ impl Granularity {
 pub(crate) struct Batching {
     pub(crate) max_items: usize,
     pub(crate) max_delay: Duration,
+    /// A bound on the number of queued items, when configured; items past it are dropped
+    /// (counted as failed, and reported). The pipeline's memory bound applies regardless.
+    pub(crate) max_queued: Option<usize>,
 }
 
 impl Batching {
@@ -136,6 +139,7 @@ impl Batching {
     pub(crate) const IMMEDIATE: Batching = Batching {
         max_items: 512,
         max_delay: Duration::ZERO,
+        max_queued: None,
     };
 }
 
@@ -332,7 +336,7 @@ impl Worker {
             };
             match msg {
                 Ok(DestMsg::Traces(traces)) => self.queue(|w| w.traces.extend(traces)),
-                Ok(DestMsg::Spans(spans)) => self.queue(|w| w.spans.extend(spans)),
+                Ok(DestMsg::Spans(spans)) => self.queue_spans(spans),
                 Ok(DestMsg::Flush(barrier)) => {
                     self.export_all();
                     barrier.complete_part(std::mem::take(&mut self.errors));
@@ -360,6 +364,26 @@ impl Worker {
         if queued >= self.batching.max_items || self.batching.max_delay.is_zero() {
             self.export_all();
         }
+    }
+
+    fn queue_spans(&mut self, mut spans: Vec<EndedSpan>) {
+        if let Some(max) = self.batching.max_queued {
+            let room = max.saturating_sub(self.spans.len());
+            if spans.len() > room {
+                let dropped = spans.len() - room;
+                spans.truncate(room);
+                self.counters.failed.add(dropped as u64);
+                let name = &self.name;
+                diag::warn(&format!("queue-size:{name}"), || {
+                    format!(
+                        "{dropped} span(s) for {name} were dropped: more than \
+                         OTEL_BSP_MAX_QUEUE_SIZE={max} were waiting to be sent (unset it to \
+                         bound the queue by memory only)"
+                    )
+                });
+            }
+        }
+        self.queue(|w| w.spans.extend(spans));
     }
 
     fn export_all(&mut self) {

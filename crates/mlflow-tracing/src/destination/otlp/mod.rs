@@ -148,6 +148,7 @@ impl Destination for OtlpDestination {
         Batching {
             max_items: self.settings.batch.max_export_batch_size.value,
             max_delay: self.settings.batch.schedule_delay.value,
+            max_queued: self.settings.batch.max_queue_size.as_ref().map(|s| s.value),
         }
     }
 
