@@ -33,13 +33,13 @@ fn check_phoenix_spans(spans: &[Value], ids: &[String]) {
             "unexpected trace {trace_id}"
         );
     }
-    let (foo, chain, llm, tool) = (
+    let (first, chain, llm, tool) = (
         by_name(spans, "foo"),
         by_name(spans, "chain"),
         by_name(spans, "llm"),
         by_name(spans, "failing_tool"),
     );
-    assert!(foo["parent_id"].is_null() && chain["parent_id"].is_null());
+    assert!(first["parent_id"].is_null() && chain["parent_id"].is_null());
     assert_eq!(llm["parent_id"], chain["context"]["span_id"]);
     assert_eq!(tool["parent_id"], chain["context"]["span_id"]);
     assert_eq!(tool["status_code"], "ERROR");
@@ -56,7 +56,7 @@ fn check_phoenix_spans(spans: &[Value], ids: &[String]) {
     };
     assert_eq!(attr(chain, "mlflow.spanType"), json!("\"CHAIN\""));
     assert_eq!(attr(llm, "mlflow.spanType"), json!("\"LLM\""));
-    assert_eq!(attr(foo, "mlflow.spanInputs"), json!("{\"a\": 1}"));
+    assert_eq!(attr(first, "mlflow.spanInputs"), json!("{\"a\": 1}"));
     assert_eq!(attr(chain, "custom.int"), json!("7"));
     assert_eq!(attr(chain, "mlflow.traceTag.env"), json!("golden"));
     assert_eq!(attr(chain, "mlflow.traceTag.team"), json!("anchors"));

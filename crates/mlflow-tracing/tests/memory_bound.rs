@@ -3,7 +3,7 @@
 
 use mlflow_tracing::start_span;
 
-use crate::support::builder;
+use crate::support::{Captured, builder};
 
 #[test]
 fn a_burst_of_tens_of_thousands_of_spans_is_delivered_whole() {
@@ -32,20 +32,6 @@ fn a_burst_of_tens_of_thousands_of_spans_is_delivered_whole() {
     );
 }
 
-/// Collects what is logged through `tracing`.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn past_the_bound_spans_are_dropped_counted_and_reported() {
     let store = mlflow_tracing::testing::InMemoryTraces::new();
@@ -53,11 +39,7 @@ fn past_the_bound_spans_are_dropped_counted_and_reported() {
     let tracing = builder(&store).max_queue_bytes(4_000).build().unwrap();
     let started = 2_000;
     let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(log.subscriber(), || {
         tracing.in_scope(|| {
             for _ in 0..started {
                 let span = start_span("s").start();
@@ -65,7 +47,7 @@ fn past_the_bound_spans_are_dropped_counted_and_reported() {
             }
         })
     });
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let log = log.text();
     assert!(log.contains("the export queue is full"), "{log}");
     assert!(log.contains("MLFLOW_TRACE_MAX_QUEUE_BYTES"), "{log}");
     assert_eq!(

@@ -7,18 +7,7 @@ use mlflow_tracing::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::support::{keys, raw, record, record_one};
-
-#[derive(Debug)]
-struct ValueError(&'static str);
-
-impl std::fmt::Display for ValueError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for ValueError {}
+use crate::support::{ValueError, keys, raw, record, record_one};
 
 #[test]
 fn a_span_carries_mlflow_attributes_json_encoded() {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod receiver;
+
 use mlflow_tracing::testing::InMemoryTraces;
 use mlflow_tracing::{Span, Trace, Tracing, TracingBuilder};
 
@@ -47,4 +49,45 @@ pub(crate) fn raw(span: &Span, key: &str) -> String {
 /// Attribute keys in order.
 pub(crate) fn keys(span: &Span) -> Vec<&str> {
     span.attributes().iter().map(|kv| kv.key.as_str()).collect()
+}
+
+/// An error of a type named `ValueError`, like the Python exception of MLflow's examples.
+#[derive(Debug)]
+pub(crate) struct ValueError(pub(crate) &'static str);
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+/// Collects what is logged through `tracing` (a `tracing_subscriber` writer).
+#[derive(Clone, Default)]
+pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// A `tracing` subscriber writing into this buffer.
+    pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// Everything written so far, as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

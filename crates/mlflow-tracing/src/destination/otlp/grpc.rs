@@ -112,6 +112,7 @@ impl Transport for GrpcTransport {
         *call.metadata_mut() = self.metadata.clone();
         call.set_timeout(timeout);
         let client = &mut self.client;
+        let started = std::time::Instant::now();
         let result = self
             .runtime
             .block_on(async { tokio::time::timeout(timeout, client.export(call)).await });
@@ -131,6 +132,18 @@ impl Transport for GrpcTransport {
                     });
                 }
                 return Ok(());
+            }
+            // The deadline sent with the call (grpc-timeout) expired on either side.
+            Ok(Err(status))
+                if matches!(
+                    status.code(),
+                    tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+                ) && started.elapsed() >= timeout =>
+            {
+                return Err(SendError::transient(
+                    format!("no response from {} within {timeout:?}", self.target),
+                    None,
+                ));
             }
             Ok(Err(status)) => status,
             Err(_) => {
