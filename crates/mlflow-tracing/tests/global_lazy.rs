@@ -10,8 +10,9 @@ use mlflow_tracing::local_store::LocalStore;
 
 const CHILD: &str = "MLFLOW_TRACING_TEST_CHILD";
 
-/// Runs the test named `name` of this binary in a child process with `env`.
-fn run_child(name: &str, env: &[(&str, String)]) {
+/// Runs the test named `name` of this binary in a child process with `env`; returns its
+/// standard error.
+fn run_child(name: &str, env: &[(&str, String)]) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
@@ -32,6 +33,7 @@ fn run_child(name: &str, env: &[(&str, String)]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn is_child() -> bool {
@@ -145,4 +147,40 @@ fn init_reports_configuration_errors_and_the_guard_flushes() {
             .len(),
         50
     );
+}
+
+#[test]
+fn an_invalid_setting_on_the_lazy_path_is_reported_once_and_never_panics() {
+    if is_child() {
+        // No init(): the first span configures tracing from the environment.
+        record_traces(3);
+        assert!(!mlflow_tracing::start_span("x").start().is_recording());
+        mlflow_tracing::flush().unwrap();
+        return;
+    }
+    let stderr = run_child(
+        "global_lazy::an_invalid_setting_on_the_lazy_path_is_reported_once_and_never_panics",
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://127.0.0.1:1/v1/traces".into(),
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/xml".into()),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "authorization=Bearer%20s3cr3t".into(),
+            ),
+        ],
+    );
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    assert!(reports[0].contains("http/xml"), "{stderr}");
+    assert!(
+        reports[0].contains("http/protobuf"),
+        "names what is accepted: {stderr}"
+    );
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
 }
