@@ -45,6 +45,15 @@ impl<T> Setting<T> {
     pub(crate) fn new(value: T, source: Source) -> Self {
         Setting { value, source }
     }
+
+    /// The variable to name in an error about this value: the one it was read from, else
+    /// `fallback` (for values set in code or defaulted).
+    pub(crate) fn variable_or(&self, fallback: &'static str) -> &'static str {
+        match self.source {
+            Source::Env(var) => var,
+            Source::Code | Source::Default => fallback,
+        }
+    }
 }
 
 /// An invalid configuration value.
@@ -146,6 +155,17 @@ impl Env {
         }
         Ok(Setting::new(default, Source::Default))
     }
+
+    /// Resolves a setting without a default from the first set variable of `vars`;
+    /// `None` when none is set.
+    pub(crate) fn resolve_optional<T>(
+        &self,
+        vars: &[&'static str],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<Setting<T>>, ConfigError> {
+        let resolved = self.resolve(None, vars, |raw| parse(raw).map(Some), None)?;
+        Ok(resolved.value.map(|v| Setting::new(v, resolved.source)))
+    }
 }
 
 /// Parses a sampling ratio in `0.0..=1.0`.
@@ -163,10 +183,12 @@ pub(crate) fn parse_u64(raw: &str) -> Result<u64, String> {
         .map_err(|_| "a non-negative integer".to_owned())
 }
 
-/// Parses a positive integer that fits in `u32`.
-pub(crate) fn parse_limit(raw: &str) -> Result<u32, String> {
-    match raw.parse::<u32>() {
-        Ok(v) if v > 0 => Ok(v),
+/// Parses a positive integer of type `T`.
+pub(crate) fn parse_positive<T: std::str::FromStr + PartialEq + Default>(
+    raw: &str,
+) -> Result<T, String> {
+    match raw.parse::<T>() {
+        Ok(v) if v != T::default() => Ok(v),
         _ => Err("a positive integer".to_owned()),
     }
 }
@@ -317,7 +339,8 @@ mod tests {
             assert!(parse_ratio(bad).is_err(), "{bad}");
         }
         assert!(parse_u64("-1").is_err());
-        assert!(parse_limit("0").is_err());
+        assert!(parse_positive::<u32>("0").is_err());
+        assert_eq!(parse_positive::<usize>("512"), Ok(512));
         assert_eq!(parse_bool("TRUE"), Ok(true));
         assert_eq!(parse_bool("0"), Ok(false));
         assert!(parse_bool("yes").is_err());

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Env, Setting, Source, env, parse_bool, parse_u64};
+use super::{ConfigError, Env, Setting, Source, env, parse_bool, parse_positive, parse_u64};
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,8 +131,11 @@ pub(crate) struct BatchSettings {
 /// Everything the OTLP trace exporter needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OtlpSettings {
-    /// The full URL requests go to (HTTP), or the server's address (gRPC).
+    /// The full URL requests go to (HTTP), or the server's address (gRPC), as configured.
     pub(crate) endpoint: Setting<String>,
+    /// The endpoint parsed, with the scheme a gRPC `host:port` implies (`https`, or
+    /// `http` when insecure): where transports connect and what `doctor` probes.
+    pub(crate) url: url::Url,
     pub(crate) protocol: Setting<Protocol>,
     pub(crate) headers: Setting<Headers>,
     /// Per-request timeout.
@@ -142,6 +145,8 @@ pub(crate) struct OtlpSettings {
     /// gRPC only: plaintext for an endpoint without a scheme.
     pub(crate) insecure: Setting<bool>,
     pub(crate) batch: BatchSettings,
+    /// The resource every request carries.
+    pub(crate) resource: ResourceSettings,
 }
 
 /// OTLP settings made in code; they win over the environment.
@@ -152,11 +157,6 @@ pub(crate) struct OtlpCode {
     pub(crate) headers: Option<Vec<(String, String)>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
-}
-
-/// Signal-specific variable, then the generic one.
-fn pair(signal: &'static str, generic: &'static str) -> [&'static str; 2] {
-    [signal, generic]
 }
 
 /// Resolves the OTLP trace exporter's settings; `None` when OTLP export is off (no
@@ -173,44 +173,51 @@ pub(crate) fn resolve_traces(
     }
     let protocol = e.resolve(
         code.protocol,
-        &pair(
+        &[
             env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
             env::OTEL_EXPORTER_OTLP_PROTOCOL,
-        ),
+        ],
         Protocol::parse,
         Protocol::Grpc,
     )?;
-    let endpoint = match (&code.endpoint, specific, generic) {
-        (Some(url), _, _) => Setting::new(
-            check_endpoint("otlp_endpoint", url, protocol.value)?,
-            Source::Code,
-        ),
-        (None, Some(url), _) => Setting::new(
-            check_endpoint(
-                env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-                &url,
-                protocol.value,
-            )?,
+    let insecure = e.resolve(
+        None,
+        &[
+            env::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+            env::OTEL_EXPORTER_OTLP_INSECURE,
+        ],
+        parse_bool,
+        false,
+    )?;
+    let (variable, raw, source) = match (&code.endpoint, specific, generic) {
+        (Some(raw), _, _) => ("otlp_endpoint", raw.clone(), Source::Code),
+        (None, Some(raw), _) => (
+            env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            raw,
             Source::Env(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
         ),
-        (None, None, Some(base)) => {
-            let checked = check_endpoint(env::OTEL_EXPORTER_OTLP_ENDPOINT, &base, protocol.value)?;
-            let url = if protocol.value.is_http() {
-                format!("{}/v1/traces", checked.trim_end_matches('/'))
-            } else {
-                checked
-            };
-            Setting::new(url, Source::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT))
-        }
+        (None, None, Some(raw)) => (
+            env::OTEL_EXPORTER_OTLP_ENDPOINT,
+            raw,
+            Source::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
+        ),
         (None, None, None) => return Ok(None),
     };
+    let url = endpoint_url(variable, &raw, protocol.value, insecure.value)?;
+    // The generic endpoint is a base URL: HTTP requests go to its /v1/traces.
+    let endpoint = if variable == env::OTEL_EXPORTER_OTLP_ENDPOINT && protocol.value.is_http() {
+        format!("{}/v1/traces", raw.trim_end_matches('/'))
+    } else {
+        raw
+    };
+    let endpoint = Setting::new(endpoint, source);
     let headers = match &code.headers {
         Some(headers) => Setting::new(Headers(headers.clone()), Source::Code),
         None => {
-            let vars = pair(
+            let vars = [
                 env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
                 env::OTEL_EXPORTER_OTLP_HEADERS,
-            );
+            ];
             match vars.iter().find_map(|v| e.get(v).map(|raw| (*v, raw))) {
                 Some((var, raw)) => Setting::new(parse_headers(var, &raw)?, Source::Env(var)),
                 None => Setting::new(Headers::default(), Source::Default),
@@ -220,32 +227,25 @@ pub(crate) fn resolve_traces(
     let timeout = e
         .resolve(
             code.timeout.map(|d| d.as_millis() as u64),
-            &pair(
+            &[
                 env::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
                 env::OTEL_EXPORTER_OTLP_TIMEOUT,
-            ),
+            ],
             parse_u64,
             10_000,
         )
         .map(millis)?;
     let compression = e.resolve(
         code.compression,
-        &pair(
+        &[
             env::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
             env::OTEL_EXPORTER_OTLP_COMPRESSION,
-        ),
+        ],
         Compression::parse,
         Compression::None,
     )?;
-    let path = |signal, generic| -> Result<Option<Setting<PathBuf>>, ConfigError> {
-        let s = e.resolve(
-            None,
-            &pair(signal, generic),
-            |raw| Ok(Some(PathBuf::from(raw))),
-            None,
-        )?;
-        Ok(s.value.map(|p| Setting::new(p, s.source)))
-    };
+    let path =
+        |signal, generic| e.resolve_optional(&[signal, generic], |raw| Ok(PathBuf::from(raw)));
     let tls = TlsFiles {
         certificate: path(
             env::OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
@@ -263,7 +263,7 @@ pub(crate) fn resolve_traces(
     match (&tls.client_certificate, &tls.client_key) {
         (Some(cert), None) => {
             return Err(ConfigError::new(
-                variable_of(&cert.source, env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+                cert.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
                 &cert.value.display().to_string(),
                 "a client key as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or \
                  OTEL_EXPORTER_OTLP_CLIENT_KEY) for mutual TLS",
@@ -271,7 +271,7 @@ pub(crate) fn resolve_traces(
         }
         (None, Some(key)) => {
             return Err(ConfigError::new(
-                variable_of(&key.source, env::OTEL_EXPORTER_OTLP_CLIENT_KEY),
+                key.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_KEY),
                 &key.value.display().to_string(),
                 "a client certificate as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or \
                  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) for mutual TLS",
@@ -279,15 +279,6 @@ pub(crate) fn resolve_traces(
         }
         _ => {}
     }
-    let insecure = e.resolve(
-        None,
-        &pair(
-            env::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
-            env::OTEL_EXPORTER_OTLP_INSECURE,
-        ),
-        parse_bool,
-        false,
-    )?;
     let batch = BatchSettings {
         schedule_delay: e
             .resolve(None, &[env::OTEL_BSP_SCHEDULE_DELAY], parse_u64, 5_000)
@@ -298,21 +289,14 @@ pub(crate) fn resolve_traces(
             parse_positive,
             512,
         )?,
-        max_queue_size: {
-            let s = e.resolve(
-                None,
-                &[env::OTEL_BSP_MAX_QUEUE_SIZE],
-                |r| parse_positive(r).map(Some),
-                None,
-            )?;
-            s.value.map(|v| Setting::new(v, s.source))
-        },
+        max_queue_size: e.resolve_optional(&[env::OTEL_BSP_MAX_QUEUE_SIZE], parse_positive)?,
         export_timeout: e
             .resolve(None, &[env::OTEL_BSP_EXPORT_TIMEOUT], parse_u64, 30_000)
             .map(millis)?,
     };
     Ok(Some(OtlpSettings {
         endpoint,
+        url,
         protocol,
         headers,
         timeout,
@@ -320,30 +304,22 @@ pub(crate) fn resolve_traces(
         tls,
         insecure,
         batch,
+        resource: resolve_resource(e)?,
     }))
-}
-
-fn variable_of(source: &Source, fallback: &'static str) -> &'static str {
-    match source {
-        Source::Env(var) => var,
-        _ => fallback,
-    }
 }
 
 fn millis(s: Setting<u64>) -> Setting<Duration> {
     Setting::new(Duration::from_millis(s.value), s.source)
 }
 
-fn parse_positive(raw: &str) -> Result<usize, String> {
-    match raw.parse::<usize>() {
-        Ok(v) if v > 0 => Ok(v),
-        _ => Err("a positive integer".to_owned()),
-    }
-}
-
-/// Checks an endpoint URL: `http://` or `https://` with a host; for gRPC also
-/// `host:port` without a scheme.
-fn check_endpoint(variable: &str, raw: &str, protocol: Protocol) -> Result<String, ConfigError> {
+/// Parses an endpoint: `http://` or `https://` with a host; for gRPC also `host:port`
+/// without a scheme, which means TLS unless `insecure`.
+fn endpoint_url(
+    variable: &str,
+    raw: &str,
+    protocol: Protocol,
+    insecure: bool,
+) -> Result<url::Url, ConfigError> {
     let expected = if protocol.is_http() {
         "an http:// or https:// URL, e.g. http://localhost:4318/v1/traces"
     } else {
@@ -351,6 +327,8 @@ fn check_endpoint(variable: &str, raw: &str, protocol: Protocol) -> Result<Strin
     };
     let with_scheme = if raw.contains("://") || protocol.is_http() {
         raw.to_owned()
+    } else if insecure {
+        format!("http://{raw}")
     } else {
         format!("https://{raw}")
     };
@@ -359,7 +337,7 @@ fn check_endpoint(variable: &str, raw: &str, protocol: Protocol) -> Result<Strin
             if matches!(url.scheme(), "http" | "https")
                 && url.host_str().is_some_and(|h| !h.is_empty()) =>
         {
-            Ok(raw.to_owned())
+            Ok(url)
         }
         _ => Err(ConfigError::new(variable, raw, expected)),
     }
@@ -564,11 +542,19 @@ mod tests {
             Setting::new("https://code:443".to_owned(), Source::Code)
         );
         assert_eq!(s.protocol.source, Source::Code);
-        // gRPC accepts host:port.
+        // gRPC accepts host:port: TLS, unless insecure.
         let s = resolve(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317")])
             .unwrap()
             .unwrap();
         assert_eq!(s.endpoint.value, "collector:4317");
+        assert_eq!(s.url.as_str(), "https://collector:4317/");
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.url.as_str(), "http://collector:4317/");
     }
 
     #[test]

@@ -26,26 +26,25 @@ impl LocalStoreDestination {
         }
     }
 
+    /// The open store and the experiment id, opened at first use.
     fn open(&mut self) -> Result<&mut (Store, String), ExportError> {
-        if self.open.is_none() {
-            let mut store = Store::open(&self.path).map_err(|e| ExportError::new(e.to_string()))?;
-            let experiment = match &self.experiment {
-                ExperimentSelector::Default => "0".to_owned(),
-                ExperimentSelector::Id(id) => {
-                    store
-                        .experiment(id)
-                        .map_err(|e| ExportError::new(e.to_string()))?
-                        .id
-                }
-                ExperimentSelector::Name(name) => store
-                    .get_or_create_experiment(name)
-                    .map_err(|e| ExportError::new(e.to_string()))?,
-            };
-            self.open = Some((store, experiment));
-        }
-        self.open
-            .as_mut()
-            .ok_or_else(|| ExportError::new("the store is not open"))
+        let open = match self.open.take() {
+            Some(open) => open,
+            None => self
+                .open_store()
+                .map_err(|e| ExportError::new(e.to_string()))?,
+        };
+        Ok(self.open.insert(open))
+    }
+
+    fn open_store(&self) -> Result<(Store, String), crate::local_store::StoreError> {
+        let mut store = Store::open(&self.path)?;
+        let experiment = match &self.experiment {
+            ExperimentSelector::Default => "0".to_owned(),
+            ExperimentSelector::Id(id) => store.experiment(id)?.id,
+            ExperimentSelector::Name(name) => store.get_or_create_experiment(name)?,
+        };
+        Ok((store, experiment))
     }
 }
 

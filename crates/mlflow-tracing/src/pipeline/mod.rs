@@ -31,7 +31,7 @@ pub(crate) use budget::{Budget, Ticket};
 use processor::AssemblyProcessor;
 
 use crate::assembly::{self, AssemblySettings};
-use crate::config::otlp::{OtlpCode, OtlpSettings, ResourceSettings};
+use crate::config::otlp::{OtlpCode, OtlpSettings};
 use crate::config::{self, Env, ExperimentSelector, Setting, Source, TrackingUri, env};
 use crate::destination::{self, Destination, DestinationHandle};
 use crate::error::{BuildError, FlushError};
@@ -213,24 +213,14 @@ impl Pipeline {
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        let barrier = self.flush_barrier(false);
-        match barrier.wait(timeout) {
-            None => Err(FlushError::Timeout(timeout)),
-            Some(errors) if errors.is_empty() => Ok(()),
-            Some(errors) => Err(FlushError::Export(errors)),
-        }
+        wait(&self.flush_barrier(false), timeout)
     }
 
     fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(FlushError::AlreadyShutDown);
         }
-        let barrier = self.flush_barrier(true);
-        let result = match barrier.wait(timeout) {
-            None => Err(FlushError::Timeout(timeout)),
-            Some(errors) if errors.is_empty() => Ok(()),
-            Some(errors) => Err(FlushError::Export(errors)),
-        };
+        let result = wait(&self.flush_barrier(true), timeout);
         if result.is_ok() {
             // Every worker has finished; joining returns at once.
             if let Ok(mut threads) = self.threads.lock() {
@@ -260,6 +250,15 @@ impl Pipeline {
                 .map(DestinationHandle::stats)
                 .collect(),
         }
+    }
+}
+
+/// Waits for a flush or shutdown barrier: its export errors, or a timeout.
+fn wait(barrier: &Barrier, timeout: Duration) -> Result<(), FlushError> {
+    match barrier.wait(timeout) {
+        None => Err(FlushError::Timeout(timeout)),
+        Some(errors) if errors.is_empty() => Ok(()),
+        Some(errors) => Err(FlushError::Export(errors)),
     }
 }
 
@@ -300,7 +299,7 @@ impl Tracing {
     pub fn disabled() -> Tracing {
         TracingBuilder::new()
             .destinations_from_config(false)
-            .build_with(Vec::new(), None)
+            .build_with(Vec::new(), Resolved::defaults())
     }
 
     /// Starts a span in this pipeline; see [`start_span`](crate::start_span). A current span
@@ -581,23 +580,26 @@ impl TracingBuilder {
 
     /// Builds the pipeline and starts its background threads.
     pub fn build(mut self) -> Result<Tracing, BuildError> {
-        let resolved = Resolved::from_builder(&mut self)?;
+        let (resolved, destinations) = self.resolve()?;
+        Ok(self.build_with(destinations, resolved))
+    }
+
+    /// The settings, and the destinations: those added in code, then those the
+    /// configuration selects (unless turned off).
+    fn resolve(&mut self) -> Result<(Resolved, Vec<Box<dyn Destination>>), BuildError> {
+        let resolved = Resolved::from_builder(self)?;
         let mut destinations = std::mem::take(&mut self.extra);
         if self.default_destinations {
             destinations.extend(resolved.config_destinations()?);
         }
-        Ok(self.build_with(destinations, Some(resolved)))
+        Ok((resolved, destinations))
     }
 
     /// Resolves the configuration and checks each destination it selects, without
     /// recording anything and without starting a pipeline: what `mlflow-trace doctor`
     /// prints. Secrets (header values) are never part of it.
     pub fn diagnose(mut self) -> Result<crate::Diagnosis, BuildError> {
-        let resolved = Resolved::from_builder(&mut self)?;
-        let mut destinations = std::mem::take(&mut self.extra);
-        if self.default_destinations {
-            destinations.extend(resolved.config_destinations()?);
-        }
+        let (resolved, destinations) = self.resolve()?;
         let destinations = destinations
             .into_iter()
             .map(|mut destination| {
@@ -625,15 +627,7 @@ impl TracingBuilder {
         Ok(crate::global::install(tracing))
     }
 
-    fn build_with(
-        self,
-        destinations: Vec<Box<dyn Destination>>,
-        resolved: Option<Resolved>,
-    ) -> Tracing {
-        let resolved = match resolved {
-            Some(r) => r,
-            None => Resolved::defaults(&self.env),
-        };
+    fn build_with(self, destinations: Vec<Box<dyn Destination>>, resolved: Resolved) -> Tracing {
         let shared = Arc::new(Shared {
             budget: Budget::new(resolved.max_queue_bytes.value as usize),
             counters: Counters::default(),
@@ -706,7 +700,6 @@ pub(crate) struct Resolved {
     pub(crate) span_limits: SpanLimits,
     pub(crate) otlp: Option<OtlpSettings>,
     pub(crate) dual_export: Setting<bool>,
-    pub(crate) resource: Option<ResourceSettings>,
 }
 
 impl Resolved {
@@ -776,7 +769,7 @@ impl Resolved {
             )
             .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
         let limit = |var| {
-            e.resolve(None, &[var], config::parse_limit, 128)
+            e.resolve(None, &[var], config::parse_positive, 128)
                 .map(|s| s.value)
         };
         let span_limits = SpanLimits {
@@ -795,10 +788,6 @@ impl Resolved {
             config::parse_bool,
             false,
         )?;
-        let resource = match otlp {
-            Some(_) => Some(config::otlp::resolve_resource(e)?),
-            None => None,
-        };
         Ok(Resolved {
             tracking_uri,
             experiment,
@@ -809,12 +798,11 @@ impl Resolved {
             span_limits,
             otlp,
             dual_export,
-            resource,
         })
     }
 
-    fn defaults(env: &Env) -> Self {
-        let _ = env;
+    /// The defaults, reading nothing (for a pipeline that records nothing).
+    fn defaults() -> Self {
         Resolved {
             tracking_uri: Setting::new(
                 TrackingUri::default_local(std::path::Path::new(".")),
@@ -834,7 +822,6 @@ impl Resolved {
             span_limits: SpanLimits::default(),
             otlp: None,
             dual_export: Setting::new(false, Source::Default),
-            resource: None,
         }
     }
 
@@ -935,20 +922,19 @@ impl Resolved {
                     &self.dual_export,
                     bool::to_string,
                 ));
-                if let Some(resource) = &self.resource {
-                    entries.push(entry("service.name", &resource.service_name, String::clone));
-                    if !resource.attributes.is_empty() {
-                        entries.push(ConfigEntry {
-                            name: "resource attributes",
-                            value: resource
-                                .attributes
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
-                        });
-                    }
+                let resource = &otlp.resource;
+                entries.push(entry("service.name", &resource.service_name, String::clone));
+                if !resource.attributes.is_empty() {
+                    entries.push(ConfigEntry {
+                        name: "resource attributes",
+                        value: resource
+                            .attributes
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
+                    });
                 }
             }
         }
@@ -982,12 +968,8 @@ impl Resolved {
         &self,
         otlp: &OtlpSettings,
     ) -> Result<Vec<Box<dyn Destination>>, BuildError> {
-        let resource = self
-            .resource
-            .clone()
-            .ok_or_else(|| BuildError::Store("no resource".into()))?;
         Ok(vec![Box::new(
-            crate::destination::otlp::OtlpDestination::new(otlp.clone(), resource)?,
+            crate::destination::otlp::OtlpDestination::new(otlp.clone())?,
         )])
     }
 

@@ -3,7 +3,7 @@
 //! is no "no reactor running" panic and no deadlock on a current-thread runtime.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -11,7 +11,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::{SendError, TlsMaterial, Transport, scrub};
+use super::{Retry, SendError, TlsMaterial, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings};
 
 pub(super) struct GrpcTransport {
@@ -24,22 +24,12 @@ pub(super) struct GrpcTransport {
 
 impl GrpcTransport {
     pub(super) fn new(settings: &OtlpSettings, tls: &TlsMaterial) -> Result<Self, String> {
-        let raw = &settings.endpoint.value;
-        // A scheme decides; without one, TLS unless OTEL_EXPORTER_OTLP_INSECURE=true.
-        let with_scheme = if raw.contains("://") {
-            raw.clone()
-        } else if settings.insecure.value {
-            format!("http://{raw}")
-        } else {
-            format!("https://{raw}")
-        };
-        let url =
-            url::Url::parse(&with_scheme).map_err(|e| format!("invalid endpoint {raw}: {e}"))?;
+        let url = &settings.url;
         let host = url.host_str().unwrap_or_default().to_owned();
         // gRPC uses only scheme, host and port; a path (such as /v1/traces) is ignored.
         let origin = match url.port() {
-            Some(port) => format!("{}://{}:{port}", url.scheme(), url_host(&url)),
-            None => format!("{}://{}", url.scheme(), url_host(&url)),
+            Some(port) => format!("{}://{}:{port}", url.scheme(), url_host(url)),
+            None => format!("{}://{}", url.scheme(), url_host(url)),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -47,7 +37,7 @@ impl GrpcTransport {
             .build()
             .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
         let mut endpoint = Endpoint::from_shared(origin.clone())
-            .map_err(|e| format!("invalid endpoint {raw}: {e}"))?
+            .map_err(|e| format!("invalid endpoint {origin}: {e}"))?
             .user_agent(concat!(
                 "OTel-OTLP-Exporter-Rust mlflow-tracing/",
                 env!("CARGO_PKG_VERSION")
@@ -103,57 +93,49 @@ fn url_host(url: &url::Url) -> String {
 }
 
 impl Transport for GrpcTransport {
-    fn send(
+    fn export(
         &mut self,
         request: &ExportTraceServiceRequest,
+        retry: &Retry,
+    ) -> Result<(), SendError> {
+        retry.run(|timeout| self.call(request.clone(), timeout))
+    }
+}
+
+impl GrpcTransport {
+    /// One `Export` call, with `timeout` as its deadline (sent as `grpc-timeout`, and
+    /// enforced here too).
+    fn call(
+        &mut self,
+        request: ExportTraceServiceRequest,
         timeout: Duration,
     ) -> Result<(), SendError> {
-        let mut call = tonic::Request::new(request.clone());
+        use tonic::Code;
+        let mut call = tonic::Request::new(request);
         *call.metadata_mut() = self.metadata.clone();
         call.set_timeout(timeout);
         let client = &mut self.client;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = self
             .runtime
-            .block_on(async { tokio::time::timeout(timeout, client.export(call)).await });
+            .block_on(async { tokio::time::timeout(timeout, client.export(call)).await })
+            .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("")));
         let status = match result {
-            Ok(Ok(response)) => {
-                if let Some(partial) = response
-                    .into_inner()
-                    .partial_success
-                    .filter(|p| p.rejected_spans > 0)
-                {
-                    let message: String = partial.error_message.chars().take(200).collect();
-                    crate::diag::warn("otlp-partial", || {
-                        format!(
-                            "the OTLP receiver rejected {} span(s): {message}",
-                            partial.rejected_spans
-                        )
-                    });
-                }
+            Ok(response) => {
+                warn_on_partial_success(response.into_inner().partial_success);
                 return Ok(());
             }
-            // The deadline sent with the call (grpc-timeout) expired on either side.
-            Ok(Err(status))
-                if matches!(
-                    status.code(),
-                    tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
-                ) && started.elapsed() >= timeout =>
-            {
-                return Err(SendError::transient(
-                    format!("no response from {} within {timeout:?}", self.target),
-                    None,
-                ));
-            }
-            Ok(Err(status)) => status,
-            Err(_) => {
-                return Err(SendError::transient(
-                    format!("no response from {} within {timeout:?}", self.target),
-                    None,
-                ));
-            }
+            Err(status) => status,
         };
-        use tonic::Code;
+        // The deadline passed: tonic reports it as Cancelled, a server as DeadlineExceeded.
+        if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+            && started.elapsed() >= timeout
+        {
+            return Err(SendError::transient(
+                format!("no response from {} within {timeout:?}", self.target),
+                None,
+            ));
+        }
         let message = scrub(
             format!(
                 "{} answered gRPC {:?}: {}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use flate2::Compression as GzLevel;
 use flate2::write::GzEncoder;
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message as _;
 use reqwest::blocking::Client;
@@ -15,7 +15,7 @@ use reqwest::header::{
     CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
 
-use super::{SendError, TlsMaterial, Transport, scrub};
+use super::{Retry, SendError, TlsMaterial, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
 
 pub(super) struct HttpTransport {
@@ -70,6 +70,7 @@ impl HttpTransport {
         })
     }
 
+    /// The request body: protobuf or JSON, gzipped when configured.
     fn body(&self, request: &ExportTraceServiceRequest) -> Result<Vec<u8>, SendError> {
         let raw = if self.json {
             serde_json::to_vec(request)
@@ -89,12 +90,20 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn send(
+    fn export(
         &mut self,
         request: &ExportTraceServiceRequest,
-        timeout: Duration,
+        retry: &Retry,
     ) -> Result<(), SendError> {
-        let body = self.body(request)?;
+        // Encoded (and compressed) once; every attempt sends the same bytes.
+        let body = bytes::Bytes::from(self.body(request)?);
+        retry.run(|timeout| self.post(body.clone(), timeout))
+    }
+}
+
+impl HttpTransport {
+    /// One `POST` of `body`.
+    fn post(&self, body: bytes::Bytes, timeout: Duration) -> Result<(), SendError> {
         let content_type = if self.json {
             "application/json"
         } else {
@@ -125,7 +134,7 @@ impl Transport for HttpTransport {
         };
         let status = response.status();
         if status.is_success() {
-            warn_on_partial_success(response, self.json);
+            warn_on_partial_success(partial_success(response, self.json));
             return Ok(());
         }
         let retry_after = response
@@ -165,25 +174,18 @@ fn response_detail(response: reqwest::blocking::Response) -> String {
     }
 }
 
-fn warn_on_partial_success(response: reqwest::blocking::Response, json: bool) {
-    let Ok(bytes) = response.bytes() else { return };
+/// The `partial_success` of a successful response, if its body has one.
+fn partial_success(
+    response: reqwest::blocking::Response,
+    json: bool,
+) -> Option<ExportTracePartialSuccess> {
+    let bytes = response.bytes().ok()?;
     let parsed = if json {
         serde_json::from_slice::<ExportTraceServiceResponse>(&bytes).ok()
     } else {
         ExportTraceServiceResponse::decode(bytes.as_ref()).ok()
     };
-    if let Some(partial) = parsed
-        .and_then(|r| r.partial_success)
-        .filter(|p| p.rejected_spans > 0)
-    {
-        let message: String = partial.error_message.chars().take(200).collect();
-        crate::diag::warn("otlp-partial", || {
-            format!(
-                "the OTLP receiver rejected {} span(s): {message}",
-                partial.rejected_spans
-            )
-        });
-    }
+    parsed?.partial_success
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -16,21 +16,24 @@ mod tls;
 
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::{Batching, Destination, EndedSpan, ExportError, Granularity};
-use crate::config::otlp::{OtlpSettings, Protocol, ResourceSettings};
+use crate::config::otlp::{OtlpSettings, Protocol};
 use crate::diag;
 use crate::error::BuildError;
 pub(crate) use tls::TlsMaterial;
 
-/// Sends one request. Implemented by the HTTP and gRPC transports.
+/// Exports one request. Implemented by the HTTP and gRPC transports: each encodes the
+/// request once, then sends it under `retry`.
 trait Transport: Send {
-    fn send(
+    fn export(
         &mut self,
         request: &ExportTraceServiceRequest,
-        timeout: Duration,
+        retry: &Retry,
     ) -> Result<(), SendError>;
 }
 
@@ -72,10 +75,7 @@ pub(crate) struct OtlpDestination {
 impl OtlpDestination {
     /// Checks everything that can be checked up front: the transport is compiled in, the
     /// TLS files are readable, https is not silently turned into plaintext.
-    pub(crate) fn new(
-        settings: OtlpSettings,
-        resource: ResourceSettings,
-    ) -> Result<Self, BuildError> {
+    pub(crate) fn new(settings: OtlpSettings) -> Result<Self, BuildError> {
         let protocol = settings.protocol.value;
         #[cfg(not(feature = "otlp-grpc"))]
         if protocol == Protocol::Grpc {
@@ -92,8 +92,8 @@ impl OtlpDestination {
             });
         }
         let tls = TlsMaterial::load(&settings.tls)?;
-        warn_on_port_mismatch(&settings.endpoint.value, protocol);
-        let resource = encode::resource(&resource, encode::instance_id());
+        warn_on_port_mismatch(&settings.endpoint.value, settings.url.port(), protocol);
+        let resource = encode::resource(&settings.resource, encode::instance_id());
         Ok(OtlpDestination {
             settings,
             resource,
@@ -102,31 +102,26 @@ impl OtlpDestination {
         })
     }
 
-    fn transport(&mut self) -> Result<&mut Box<dyn Transport>, ExportError> {
-        if self.transport.is_none() {
-            let transport: Box<dyn Transport> = match self.settings.protocol.value {
-                #[cfg(feature = "otlp-grpc")]
-                Protocol::Grpc => Box::new(
-                    grpc::GrpcTransport::new(&self.settings, &self.tls)
-                        .map_err(ExportError::new)?,
-                ),
-                #[cfg(feature = "otlp-http")]
-                Protocol::HttpProtobuf | Protocol::HttpJson => Box::new(
-                    http::HttpTransport::new(&self.settings, &self.tls)
-                        .map_err(ExportError::new)?,
-                ),
-                #[allow(unreachable_patterns)]
-                other => {
-                    return Err(ExportError::new(format!(
-                        "{other} support is not compiled in"
-                    )));
-                }
-            };
-            self.transport = Some(transport);
-        }
-        self.transport
-            .as_mut()
-            .ok_or_else(|| ExportError::new("no transport"))
+    /// The transport, created on the export thread at first use.
+    fn transport(&mut self) -> Result<&mut dyn Transport, ExportError> {
+        let transport = match self.transport.take() {
+            Some(transport) => transport,
+            None => self.new_transport().map_err(ExportError::new)?,
+        };
+        Ok(self.transport.insert(transport).as_mut())
+    }
+
+    fn new_transport(&self) -> Result<Box<dyn Transport>, String> {
+        Ok(match self.settings.protocol.value {
+            #[cfg(feature = "otlp-grpc")]
+            Protocol::Grpc => Box::new(grpc::GrpcTransport::new(&self.settings, &self.tls)?),
+            #[cfg(feature = "otlp-http")]
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                Box::new(http::HttpTransport::new(&self.settings, &self.tls)?)
+            }
+            #[allow(unreachable_patterns)]
+            other => return Err(format!("{other} support is not compiled in")),
+        })
     }
 }
 
@@ -154,9 +149,8 @@ impl Destination for OtlpDestination {
 
     fn check(&mut self) -> crate::diagnose::Check {
         let protocol = self.settings.protocol.value;
-        let endpoint = self.settings.endpoint.value.clone();
         let mut findings = Vec::new();
-        match tcp_reachable(&endpoint, protocol, self.settings.insecure.value) {
+        match tcp_reachable(&self.settings.url, protocol) {
             Ok(address) => findings.push(format!("{address} accepts TCP connections")),
             Err(problem) => return Err(vec![problem]),
         }
@@ -165,7 +159,7 @@ impl Destination for OtlpDestination {
             Err(err) => return Err(vec![err.to_string()]),
         };
         let empty = ExportTraceServiceRequest::default();
-        match transport.send(&empty, Duration::from_secs(5)) {
+        match transport.export(&empty, &Retry::once(Duration::from_secs(5))) {
             Ok(()) => {
                 findings.push(format!(
                     "it speaks {protocol}: an empty export request was accepted"
@@ -187,10 +181,14 @@ impl Destination for OtlpDestination {
 
     fn export_spans(&mut self, spans: &[EndedSpan]) -> Result<(), ExportError> {
         let request = encode::request(&self.resource, spans);
-        let timeout = self.settings.timeout.value;
-        let deadline = Instant::now() + self.settings.batch.export_timeout.value;
-        let transport = self.transport()?;
-        send_with_retries(transport.as_mut(), &request, timeout, deadline)
+        let retry = Retry {
+            timeout: self.settings.timeout.value,
+            deadline: Instant::now() + self.settings.batch.export_timeout.value,
+            max_attempts: MAX_ATTEMPTS,
+        };
+        self.transport()?
+            .export(&request, &retry)
+            .map_err(|err| ExportError::new(err.message))
     }
 }
 
@@ -199,34 +197,54 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_ATTEMPTS: u32 = 6;
 
-fn send_with_retries(
-    transport: &mut dyn Transport,
-    request: &ExportTraceServiceRequest,
+/// How a request is retried: each attempt bounded by `timeout`, all of them by
+/// `deadline`.
+pub(crate) struct Retry {
     timeout: Duration,
     deadline: Instant,
-) -> Result<(), ExportError> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let result = transport.send(request, timeout.min(left.max(Duration::from_millis(1))));
-        let err = match result {
-            Ok(()) => return Ok(()),
-            Err(err) => err,
-        };
-        let wait = err.retry_after.unwrap_or_else(|| jitter(backoff));
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !err.retryable || attempt >= MAX_ATTEMPTS || wait >= left {
-            let tries = if attempt > 1 {
-                format!(" (after {attempt} attempts)")
-            } else {
-                String::new()
-            };
-            return Err(ExportError::new(format!("{}{tries}", err.message)));
+    max_attempts: u32,
+}
+
+impl Retry {
+    /// One attempt, no retry.
+    fn once(timeout: Duration) -> Self {
+        Retry {
+            timeout,
+            deadline: Instant::now() + timeout,
+            max_attempts: 1,
         }
-        std::thread::sleep(wait);
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-        attempt += 1;
+    }
+
+    /// Runs `attempt` (given its timeout) until it succeeds, fails for good, or the
+    /// attempts or the time run out; transient failures wait with exponential backoff and
+    /// jitter, or as long as the receiver's `Retry-After` asks.
+    fn run(
+        &self,
+        mut attempt: impl FnMut(Duration) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempts = 1;
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            let err = match attempt(self.timeout.min(left.max(Duration::from_millis(1)))) {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            };
+            let wait = err.retry_after.unwrap_or_else(|| jitter(backoff));
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if !err.retryable || attempts >= self.max_attempts || wait >= left {
+                if attempts == 1 {
+                    return Err(err);
+                }
+                return Err(SendError {
+                    message: format!("{} (after {attempts} attempts)", err.message),
+                    ..err
+                });
+            }
+            std::thread::sleep(wait);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            attempts += 1;
+        }
     }
 }
 
@@ -241,22 +259,14 @@ fn jitter(d: Duration) -> Duration {
 
 /// One warning when the port looks like the other protocol's: HTTP sent to the gRPC port
 /// 4317 fails with a protocol error, gRPC sent to the HTTP port 4318 likewise.
-fn warn_on_port_mismatch(endpoint: &str, protocol: Protocol) {
-    let with_scheme = if endpoint.contains("://") {
-        endpoint.to_owned()
-    } else {
-        format!("https://{endpoint}")
-    };
-    let Some(port) = url::Url::parse(&with_scheme).ok().and_then(|u| u.port()) else {
-        return;
-    };
+fn warn_on_port_mismatch(endpoint: &str, port: Option<u16>, protocol: Protocol) {
     let advice = match (protocol, port) {
-        (Protocol::HttpProtobuf | Protocol::HttpJson, 4317) => format!(
+        (Protocol::HttpProtobuf | Protocol::HttpJson, Some(4317)) => format!(
             "OTLP is set to {protocol} but the endpoint {endpoint} uses port 4317, the standard \
              OTLP/gRPC port: HTTP sent to a gRPC port fails. Set \
              OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc, or use the receiver's HTTP port (4318)"
         ),
-        (Protocol::Grpc, 4318) => format!(
+        (Protocol::Grpc, Some(4318)) => format!(
             "OTLP is set to gRPC (MLflow's default protocol) but the endpoint {endpoint} uses \
              port 4318, the standard OTLP/HTTP port: gRPC sent to an HTTP port fails. Set \
              OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf, or use the receiver's gRPC port \
@@ -267,18 +277,23 @@ fn warn_on_port_mismatch(endpoint: &str, protocol: Protocol) {
     diag::warn(&format!("port-mismatch:{endpoint}"), || advice);
 }
 
-/// Host and port a transport would connect to, checked with a plain TCP connection.
-fn tcp_reachable(endpoint: &str, protocol: Protocol, insecure: bool) -> Result<String, String> {
-    use std::net::{TcpStream, ToSocketAddrs};
-    let with_scheme = if endpoint.contains("://") {
-        endpoint.to_owned()
-    } else if insecure {
-        format!("http://{endpoint}")
-    } else {
-        format!("https://{endpoint}")
+/// Warns when the receiver accepted a request but rejected some of its spans.
+fn warn_on_partial_success(partial: Option<ExportTracePartialSuccess>) {
+    let Some(partial) = partial.filter(|p| p.rejected_spans > 0) else {
+        return;
     };
-    let url =
-        url::Url::parse(&with_scheme).map_err(|e| format!("{endpoint} is not a valid URL: {e}"))?;
+    let message: String = partial.error_message.chars().take(200).collect();
+    diag::warn("otlp-partial", || {
+        format!(
+            "the OTLP receiver rejected {} span(s): {message}",
+            partial.rejected_spans
+        )
+    });
+}
+
+/// Host and port a transport would connect to, checked with a plain TCP connection.
+fn tcp_reachable(url: &url::Url, protocol: Protocol) -> Result<String, String> {
+    use std::net::{TcpStream, ToSocketAddrs};
     let host = url
         .host_str()
         .unwrap_or_default()
@@ -414,13 +429,14 @@ pub(crate) fn scrub(mut message: String, headers: &[(String, String)]) -> String
 mod tests {
     use super::*;
 
+    /// Replays `results` (then succeeds), counting attempts.
     struct Scripted {
         results: Vec<Result<(), SendError>>,
         calls: u32,
     }
 
-    impl Transport for Scripted {
-        fn send(&mut self, _: &ExportTraceServiceRequest, _: Duration) -> Result<(), SendError> {
+    impl Scripted {
+        fn attempt(&mut self) -> Result<(), SendError> {
             self.calls += 1;
             if self.results.is_empty() {
                 Ok(())
@@ -430,8 +446,12 @@ mod tests {
         }
     }
 
-    fn deadline(ms: u64) -> Instant {
-        Instant::now() + Duration::from_millis(ms)
+    fn retry(deadline_ms: u64) -> Retry {
+        Retry {
+            timeout: Duration::from_secs(1),
+            deadline: Instant::now() + Duration::from_millis(deadline_ms),
+            max_attempts: MAX_ATTEMPTS,
+        }
     }
 
     #[test]
@@ -446,10 +466,7 @@ mod tests {
             ],
             calls: 0,
         };
-        let request = ExportTraceServiceRequest::default();
-        assert!(
-            send_with_retries(&mut t, &request, Duration::from_secs(1), deadline(5_000)).is_ok()
-        );
+        assert!(retry(5_000).run(|_| t.attempt()).is_ok());
         assert_eq!(t.calls, 3);
     }
 
@@ -459,14 +476,8 @@ mod tests {
             results: vec![Err(SendError::permanent("HTTP 400"))],
             calls: 0,
         };
-        let err = send_with_retries(
-            &mut t,
-            &ExportTraceServiceRequest::default(),
-            Duration::from_secs(1),
-            deadline(5_000),
-        )
-        .unwrap_err();
-        assert_eq!(err.to_string(), "HTTP 400");
+        let err = retry(5_000).run(|_| t.attempt()).unwrap_err();
+        assert_eq!(err.message, "HTTP 400");
         assert_eq!(t.calls, 1);
     }
 
@@ -479,15 +490,9 @@ mod tests {
             calls: 0,
         };
         let start = Instant::now();
-        let err = send_with_retries(
-            &mut t,
-            &ExportTraceServiceRequest::default(),
-            Duration::from_secs(1),
-            deadline(100),
-        )
-        .unwrap_err();
+        let err = retry(100).run(|_| t.attempt()).unwrap_err();
         assert!(start.elapsed() < Duration::from_millis(500));
-        assert!(err.to_string().contains("attempts"), "{err}");
+        assert!(err.message.contains("attempts"), "{}", err.message);
         assert!(t.calls >= 2 && t.calls <= 4, "{}", t.calls);
     }
 

@@ -1,13 +1,13 @@
 //! TLS material from the `OTEL_EXPORTER_OTLP_*CERTIFICATE` / `*CLIENT_KEY` files, read and
 //! checked when the pipeline is built so that a bad file is an error naming its variable.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::otlp::TlsFiles;
-use crate::config::{ConfigError, Setting, Source};
+use crate::config::{ConfigError, Setting};
 
 /// PEM files read from disk and checked.
 #[derive(Clone, Default)]
@@ -27,67 +27,63 @@ impl std::fmt::Debug for TlsMaterial {
     }
 }
 
-fn variable(setting: &Setting<std::path::PathBuf>, fallback: &'static str) -> &'static str {
-    match setting.source {
-        Source::Env(var) => var,
-        _ => fallback,
-    }
-}
-
+/// Reads the PEM file a setting names; an error names the variable (`fallback` when the
+/// path was not read from the environment).
 fn read(
-    setting: &Setting<std::path::PathBuf>,
+    setting: &Setting<PathBuf>,
     fallback: &'static str,
     what: &str,
 ) -> Result<Vec<u8>, ConfigError> {
-    let var = variable(setting, fallback);
-    let path: &Path = &setting.value;
-    std::fs::read(path).map_err(|e| {
+    std::fs::read(&setting.value).map_err(|e| {
         ConfigError::new(
-            var,
-            &path.display().to_string(),
+            setting.variable_or(fallback),
+            &setting.value.display().to_string(),
             format!("a readable {what} PEM file ({e})"),
         )
     })
+}
+
+/// Reads a PEM file that must hold at least one certificate.
+fn read_certificates(
+    setting: &Setting<PathBuf>,
+    fallback: &'static str,
+    what: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    let pem = read(setting, fallback, what)?;
+    if CertificateDer::pem_slice_iter(&pem)
+        .flatten()
+        .next()
+        .is_none()
+    {
+        return Err(ConfigError::new(
+            setting.variable_or(fallback),
+            &setting.value.display().to_string(),
+            "a PEM file with at least one CERTIFICATE block",
+        ));
+    }
+    Ok(pem)
 }
 
 impl TlsMaterial {
     pub(crate) fn load(files: &TlsFiles) -> Result<TlsMaterial, ConfigError> {
         let mut material = TlsMaterial::default();
         if let Some(ca) = &files.certificate {
-            let pem = read(ca, "OTEL_EXPORTER_OTLP_CERTIFICATE", "CA certificate")?;
-            let count = CertificateDer::pem_slice_iter(&pem)
-                .filter(Result::is_ok)
-                .count();
-            if count == 0 {
-                return Err(ConfigError::new(
-                    variable(ca, "OTEL_EXPORTER_OTLP_CERTIFICATE"),
-                    &ca.value.display().to_string(),
-                    "a PEM file with at least one CERTIFICATE block",
-                ));
-            }
-            material.ca_pem = Some(pem);
+            material.ca_pem = Some(read_certificates(
+                ca,
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "CA certificate",
+            )?);
         }
         if let (Some(cert), Some(key)) = (&files.client_certificate, &files.client_key) {
-            let cert_pem = read(
+            let cert_pem = read_certificates(
                 cert,
                 "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
                 "client certificate",
             )?;
-            if CertificateDer::pem_slice_iter(&cert_pem)
-                .filter(Result::is_ok)
-                .count()
-                == 0
-            {
-                return Err(ConfigError::new(
-                    variable(cert, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"),
-                    &cert.value.display().to_string(),
-                    "a PEM file with at least one CERTIFICATE block",
-                ));
-            }
             let key_pem = read(key, "OTEL_EXPORTER_OTLP_CLIENT_KEY", "private key")?;
             if PrivateKeyDer::from_pem_slice(&key_pem).is_err() {
                 return Err(ConfigError::new(
-                    variable(key, "OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+                    key.variable_or("OTEL_EXPORTER_OTLP_CLIENT_KEY"),
                     &key.value.display().to_string(),
                     "a PEM file with a PRIVATE KEY block (PKCS#8, PKCS#1 or SEC1)",
                 ));
