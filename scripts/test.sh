@@ -23,7 +23,10 @@ ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
 phoenix_job=$!
 ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
 rotel_job=$!
-wait "$mlflow_job" && wait "$phoenix_job" && wait "$rotel_job"
+# One `wait` per line: under `set -e` a failed install stops the script here.
+wait "$mlflow_job"
+wait "$phoenix_job"
+wait "$rotel_job"
 MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
 MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
 MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
@@ -35,6 +38,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "cargo clippy -D warnings, the library with single features"
+for features in "" local-store otlp-http otlp-grpc; do
+  cargo clippy -p mlflow-tracing --no-default-features --features "$features" --locked -- -D warnings
+done
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked

@@ -273,6 +273,7 @@ impl Span {
         crate::json::dumps(&MlflowSpanDict(self))
     }
 
+    #[cfg(feature = "local-store")]
     /// Length of `json.dumps(span.to_dict())` (ASCII-escaped), MLflow's span size.
     pub(crate) fn mlflow_json_ascii_len(&self) -> usize {
         crate::json::ascii_len(&MlflowSpanDict(self))
@@ -290,6 +291,7 @@ impl Span {
         }
     }
 
+    #[cfg(feature = "local-store")]
     /// Parses MLflow's span JSON (`spans.content`).
     pub(crate) fn from_mlflow_json(trace_id: &str, content: &str) -> Option<Span> {
         let v: Value = serde_json::from_str(content).ok()?;
@@ -386,6 +388,7 @@ pub(crate) fn otel_to_json(value: &OtelValue) -> Value {
     }
 }
 
+#[cfg(feature = "local-store")]
 /// JSON attributes (from the store) as OpenTelemetry key-values: strings stay strings
 /// (MLflow's JSON text), scalars and scalar arrays keep their type, anything else is
 /// kept as JSON text.
@@ -447,6 +450,7 @@ pub(crate) fn decode_attribute(value: &OtelValue) -> Value {
     }
 }
 
+#[cfg(feature = "local-store")]
 fn decode_id<const N: usize>(v: &Value) -> Option<[u8; N]> {
     let s = v.as_str()?;
     let bytes = match BASE64.decode(s) {

@@ -11,7 +11,7 @@ use opentelemetry::trace::SpanId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::keys::{self, MAX_CHARS_IN_METADATA, MAX_CHARS_IN_TAG_KEY, MAX_CHARS_IN_TAG_VALUE};
+use crate::keys::{self, MAX_CHARS_IN_METADATA};
 use crate::model::{Span, TraceInfo};
 
 /// Truncates to at most `max` characters (Unicode scalar values, as Python counts).
@@ -186,6 +186,7 @@ pub(crate) fn aggregate_token_usage(spans: &[Span]) -> Option<Map<String, Value>
     })
 }
 
+#[cfg(feature = "local-store")]
 /// MLflow's `mlflow.trace.sizeStats` value and total size: each span's JSON size, the trace
 /// info's JSON size and the separators between spans; percentiles by linear interpolation.
 pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value>, usize) {
@@ -203,6 +204,7 @@ pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value
     (stats, total)
 }
 
+#[cfg(feature = "local-store")]
 fn percentile(sorted: &[usize], p: f64) -> f64 {
     let Some(last) = sorted.last() else {
         return 0.0;
@@ -216,10 +218,12 @@ fn percentile(sorted: &[usize], p: f64) -> f64 {
     sorted[lower] as f64 * (1.0 - weight) + sorted[lower + 1] as f64 * weight
 }
 
+#[cfg(feature = "local-store")]
 /// `Trace(info, TraceData([])).to_json()`: `TraceInfo.to_dict()` of MLflow 3.17 with no
 /// spans. Only its length matters; the layout follows `MessageToDict` of the proto.
 struct EmptyTrace<'a>(&'a TraceInfo);
 
+#[cfg(feature = "local-store")]
 impl Serialize for EmptyTrace<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -262,8 +266,8 @@ impl Serialize for EmptyTrace<'_> {
                 .iter()
                 .map(|(k, v)| {
                     (
-                        truncate_chars(k, MAX_CHARS_IN_TAG_KEY).to_owned(),
-                        truncate_chars(v, MAX_CHARS_IN_TAG_VALUE).into(),
+                        truncate_chars(k, keys::MAX_CHARS_IN_TAG_KEY).to_owned(),
+                        truncate_chars(v, keys::MAX_CHARS_IN_TAG_VALUE).into(),
                     )
                 })
                 .collect();
@@ -285,6 +289,7 @@ impl Serialize for EmptyTrace<'_> {
     }
 }
 
+#[cfg(feature = "local-store")]
 /// A protobuf `Timestamp` in JSON form for a millisecond time: RFC 3339 UTC, with `.mmm`
 /// only when the milliseconds are not zero.
 pub(crate) fn timestamp_json(ms: i64) -> String {
@@ -298,6 +303,7 @@ pub(crate) fn timestamp_json(ms: i64) -> String {
     }
 }
 
+#[cfg(feature = "local-store")]
 /// `(YYYY-MM-DD, HH:MM:SS)` for Unix seconds (proleptic Gregorian, UTC).
 pub(crate) fn civil_from_unix(secs: i64) -> (String, String) {
     let days = secs.div_euclid(86_400);
@@ -438,6 +444,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "local-store")]
     #[test]
     fn size_stats_match_the_python_sdk() {
         // Expected sizes computed with mlflow 3.17.2:
@@ -468,6 +475,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "local-store")]
     #[test]
     fn size_stats_truncate_and_escape_like_python() {
         // mlflow 3.17.2: TraceInfo(trace_id="tr-000…01", experiment "12",
@@ -491,6 +499,7 @@ mod tests {
         assert_eq!(total, 51321);
     }
 
+    #[cfg(feature = "local-store")]
     #[test]
     fn percentiles_interpolate() {
         // The chain trace written by the Python SDK: spans of 717, 1097 and 1162 bytes gave
@@ -501,6 +510,7 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), 0.0);
     }
 
+    #[cfg(feature = "local-store")]
     #[test]
     fn timestamps() {
         assert_eq!(timestamp_json(1795462123628), "2026-11-23T19:28:43.628Z");
