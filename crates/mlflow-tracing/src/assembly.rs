@@ -18,7 +18,7 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::destination::{CompletedTrace, DestinationHandle, EndedSpan, Granularity};
 use crate::keys::{self, metadata, tag};
 use crate::model::{Span, SpanEvent, Trace, TraceInfo, otel_to_json};
-use crate::pipeline::{Msg, Shared, Ticket, TraceShared};
+use crate::pipeline::{Budget, Msg, Shared, Ticket, TraceShared};
 use crate::trace_api::TraceUpdate;
 use crate::trace_info::{aggregate_token_usage, preview, truncate_metadata_value};
 use crate::types::{SpanStatus, StatusCode, TraceState};
@@ -330,31 +330,27 @@ impl Assembler {
         let is_root = span.parent_id.is_none();
         pending.root_ended |= is_root;
         pending.received += 1;
-        match (self.routes.spans, self.routes.traces) {
-            // Both kinds: the trace keeps the span and its memory; the span destination
-            // gets a copy. (Its trace tags are sent too, unlike MLflow's dual export, which
-            // loses them over OTLP.)
-            (true, true) => {
-                let mut copy = span.clone();
-                if is_root {
-                    add_trace_tags(&mut copy, &pending.tags);
+        // A span destination gets the span as it ends; the root carries the trace's tags
+        // (unlike MLflow, which loses them over OTLP). A trace destination gets it with
+        // its trace. With both, the span destination's copy reserves its own memory.
+        if self.routes.traces {
+            if self.routes.spans {
+                let copy = span.clone();
+                match self.shared.budget.try_acquire(ticket.bytes()) {
+                    Some(copy_ticket) => self.span_outbox.push(EndedSpan::new(
+                        with_tags(copy, is_root, &pending.tags),
+                        copy_ticket,
+                    )),
+                    None => copy_dropped(&self.destinations, &self.shared.budget),
                 }
-                self.span_outbox
-                    .push(EndedSpan::new(copy, Ticket::default()));
-                pending.spans.push(span);
-                pending.ticket.merge(ticket);
             }
-            (true, false) => {
-                let mut span = span;
-                if is_root {
-                    add_trace_tags(&mut span, &pending.tags);
-                }
-                self.span_outbox.push(EndedSpan::new(span, ticket));
-            }
-            _ => {
-                pending.spans.push(span);
-                pending.ticket.merge(ticket);
-            }
+            pending.spans.push(span);
+            pending.ticket.merge(ticket);
+        } else {
+            self.span_outbox.push(EndedSpan::new(
+                with_tags(span, is_root, &pending.tags),
+                ticket,
+            ));
         }
         self.try_finish(trace_id);
     }
@@ -496,6 +492,36 @@ fn finish(mut pending: Pending, experiment_id: Option<String>) -> CompletedTrace
         tags: pending.tags,
     };
     CompletedTrace::new(Trace::new(info, pending.spans), pending.ticket)
+}
+
+/// The span destination's copy of a span (dual export) did not fit in the queue: it is
+/// counted as failed for that destination, and reported.
+fn copy_dropped(destinations: &[DestinationHandle], budget: &Budget) {
+    let Some(dest) = destinations
+        .iter()
+        .find(|d| d.granularity() == Granularity::Spans)
+    else {
+        return;
+    };
+    dest.count_dropped(1);
+    diag::warn("queue-full-copy", || {
+        format!(
+            "the export queue is full ({} of {} bytes in use): a span was not sent to {} (it \
+             still goes to the MLflow store). Raise MLFLOW_TRACE_MAX_QUEUE_BYTES or check that \
+             the destinations keep up",
+            budget.used(),
+            budget.max(),
+            dest.name()
+        )
+    });
+}
+
+/// `span`, with the trace's tags when it is the root.
+fn with_tags(mut span: Span, is_root: bool, tags: &IndexMap<String, String>) -> Span {
+    if is_root {
+        add_trace_tags(&mut span, tags);
+    }
+    span
 }
 
 /// Puts the trace's user tags on its root span as `mlflow.traceTag.<key>` (plain strings),

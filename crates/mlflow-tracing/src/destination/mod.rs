@@ -237,6 +237,11 @@ impl DestinationHandle {
         }
     }
 
+    /// Counts `count` items that never reached the worker as failed.
+    pub(crate) fn count_dropped(&self, count: u64) {
+        self.counters.failed.add(count);
+    }
+
     pub(crate) fn flush(&self, barrier: Arc<Barrier>) {
         if let Err(mpsc::SendError(DestMsg::Flush(barrier))) =
             self.sender.send(DestMsg::Flush(barrier))

@@ -65,6 +65,11 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
+    /// The bytes reserved.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Takes over `other`'s reservation.
     pub(crate) fn merge(&mut self, mut other: Ticket) {
         if self.budget.is_none() {
