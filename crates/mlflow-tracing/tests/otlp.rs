@@ -825,6 +825,70 @@ fn dual_export_writes_the_store_and_sends_otlp() {
 }
 
 #[test]
+fn dual_export_copies_are_held_within_the_memory_bound() {
+    // The OTLP receiver stalls; the store finishes at once. The spans waiting for OTLP
+    // still hold queue memory; past the bound spans (or OTLP's copies) are dropped, and
+    // every one is counted.
+    let receiver = Receiver::http(Tls::None, None);
+    receiver.script(vec![Reply::Delay(Duration::from_secs(2))]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let uri = format!("sqlite:///{}", db.display());
+    let tracing = Tracing::builder()
+        .with_env({
+            let endpoint = receiver.traces_endpoint();
+            move |k| match k {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(endpoint.clone()),
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => Some("http/protobuf".into()),
+                "OTEL_BSP_SCHEDULE_DELAY" => Some("0".into()),
+                "MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT" => Some("true".into()),
+                "MLFLOW_TRACKING_URI" => Some(uri.clone()),
+                _ => None,
+            }
+        })
+        .max_queue_bytes(20_000)
+        .build()
+        .unwrap();
+    let store = || mlflow_tracing::local_store::LocalStore::open(&db);
+    tracing.in_scope(|| drop(start_span("first").start()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store().map_or(0, |s| s.list_traces(None, 10).unwrap().len()) < 1 {
+        assert!(Instant::now() < deadline, "the store did not get the trace");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the store's worker drop its batch (the receiver stalls for 2 s).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        tracing.stats().queued_bytes > 0,
+        "the span waiting for OTLP holds memory: {:?}",
+        tracing.stats()
+    );
+    tracing.in_scope(|| {
+        for i in 0..40 {
+            let span = start_span("more").start();
+            span.set_inputs("x".repeat(400 + i));
+        }
+    });
+    let _ = tracing.flush_with_timeout(Duration::from_secs(20));
+    let stats = tracing.stats();
+    let otlp = stats
+        .destinations
+        .iter()
+        .find(|d| d.unit == "spans")
+        .unwrap();
+    // Every span is accounted for: sent over OTLP, its copy dropped (failed), or dropped
+    // on arrival because the queue was full.
+    assert_eq!(
+        otlp.exported + otlp.failed + stats.spans_dropped,
+        41,
+        "{stats:?}"
+    );
+    let stored = store().unwrap().list_traces(None, 100).unwrap().len() as u64;
+    assert_eq!(stored + stats.spans_dropped, 41, "{stats:?}");
+    assert_eq!(stats.queued_bytes, 0);
+}
+
+#[test]
 fn configuration_errors_name_the_variable() {
     let err = pipeline(&[
         (
