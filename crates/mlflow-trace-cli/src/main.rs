@@ -1,6 +1,7 @@
 //! `mlflow-trace`: the demo, diagnostics, and a reader for the local MLflow store.
 
 mod demo;
+mod demo_traces;
 mod render;
 mod traces;
 

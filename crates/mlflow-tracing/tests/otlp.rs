@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use mlflow_tracing::{SpanType, TraceUpdate, Tracing, start_span, update_current_trace};
+use mlflow_tracing::{Tracing, start_span};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use serde_json::{Value, json};
 
+use crate::support::Captured;
 use crate::support::receiver::{Receiver, Recorded, Reply, Tls, certs};
-use crate::support::{Captured, ValueError};
 
 /// A pipeline configured only by `vars`, as if they were the environment.
 fn pipeline(vars: &[(&str, &str)]) -> Result<Tracing, mlflow_tracing::BuildError> {
@@ -24,57 +24,14 @@ fn pipeline(vars: &[(&str, &str)]) -> Result<Tracing, mlflow_tracing::BuildError
         .build()
 }
 
-/// The two traces of MLflow's documentation examples, as the Python captures recorded them.
+/// The traces `mlflow-trace demo` records: MLflow's documentation examples, as the Python
+/// captures recorded them.
+#[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
+mod demo_traces;
+
 fn reference_traces() {
-    {
-        let span = start_span("foo").start();
-        span.set_inputs(json!({"a": 1}));
-        span.set_outputs(json!({"b": 2}));
-    }
-    let parent = start_span("chain").span_type(SpanType::Chain).start();
-    parent.set_inputs(json!({"question": "What is MLflow?"}));
-    parent.set_attributes([
-        ("custom.str", json!("hello")),
-        ("custom.int", json!(7)),
-        ("custom.float", json!(0.5)),
-        ("custom.bool", json!(true)),
-        ("custom.list", json!([1, 2, 3])),
-        ("custom.dict", json!({"k": "v"})),
-    ]);
-    update_current_trace(
-        TraceUpdate::new()
-            .tags([("env", "golden"), ("team", "anchors")])
-            .metadata("app.version", "1.2.3")
-            .session_id("session-1")
-            .user("user-1"),
-    )
-    .unwrap();
-    {
-        let llm = start_span("llm").span_type(SpanType::Llm).start();
-        llm.set_inputs(json!({
-            "model": "gpt-4o-mini",
-            "messages": [
-                {"role": "system", "content": "You are a helpful assistant."},
-                {"role": "user", "content": "What is MLflow?"},
-            ],
-            "temperature": 0.0,
-        }));
-        llm.set_outputs(json!({
-            "id": "chatcmpl-123", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "MLflow is an open source MLOps platform."}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
-        }));
-        llm.set_attribute(
-            "mlflow.chat.tokenUsage",
-            json!({"input_tokens": 12, "output_tokens": 7, "total_tokens": 19}),
-        );
-    }
-    {
-        let tool = start_span("failing_tool").span_type(SpanType::Tool).start();
-        tool.set_inputs(json!({"query": "boom"}));
-        tool.record_exception(&ValueError("tool failed"));
-    }
-    parent.set_outputs(json!({"answer": "MLflow is an open source MLOps platform."}));
+    demo_traces::simple();
+    demo_traces::nested();
 }
 
 fn any_json(value: &AnyValue) -> (String, Value) {
