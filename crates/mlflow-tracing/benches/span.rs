@@ -102,6 +102,24 @@ fn timed(iters: u64, flush: impl Fn(), mut record: impl FnMut(u64)) -> Duration 
     total
 }
 
+/// Times [`one_span`] recorded in `tracing`, flushing (untimed) between chunks.
+fn bench_one_span(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    tracing: &Tracing,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| tracing.in_scope(|| timed(iters, || drop(tracing.flush()), one_span)))
+    });
+}
+
+/// One MLflow span with a small JSON input and output.
+fn one_span(i: u64) {
+    let span = start_span("span").start();
+    span.set_inputs(json!({"x": i, "level": 0}));
+    span.set_outputs(json!({"y": i + 1, "level": 0}));
+}
+
 #[trace(span_type = "TOOL")]
 fn traced_tool(x: u64, level: u32) -> u64 {
     x + u64::from(level)
@@ -155,21 +173,7 @@ fn spans(c: &mut Criterion) {
     });
 
     let tracing = mlflow_pipeline(&[]);
-    group.bench_function("mlflow", |b| {
-        b.iter_custom(|iters| {
-            tracing.in_scope(|| {
-                timed(
-                    iters,
-                    || drop(tracing.flush()),
-                    |i| {
-                        let span = start_span("span").start();
-                        span.set_inputs(json!({"x": i, "level": 0}));
-                        span.set_outputs(json!({"y": i + 1, "level": 0}));
-                    },
-                )
-            })
-        })
-    });
+    bench_one_span(&mut group, "mlflow", &tracing);
 
     group.bench_function("mlflow_trace_macro", |b| {
         b.iter_custom(|iters| {
@@ -211,39 +215,9 @@ fn spans(c: &mut Criterion) {
         })
     });
 
-    let disabled = Tracing::disabled();
-    group.bench_function("mlflow_disabled", |b| {
-        b.iter_custom(|iters| {
-            disabled.in_scope(|| {
-                timed(
-                    iters,
-                    || {},
-                    |i| {
-                        let span = start_span("span").start();
-                        span.set_inputs(json!({"x": i, "level": 0}));
-                        span.set_outputs(json!({"y": i + 1, "level": 0}));
-                    },
-                )
-            })
-        })
-    });
-
+    bench_one_span(&mut group, "mlflow_disabled", &Tracing::disabled());
     let sampled_out = mlflow_pipeline(&[("MLFLOW_TRACE_SAMPLING_RATIO", "0")]);
-    group.bench_function("mlflow_sampled_out", |b| {
-        b.iter_custom(|iters| {
-            sampled_out.in_scope(|| {
-                timed(
-                    iters,
-                    || {},
-                    |i| {
-                        let span = start_span("span").start();
-                        span.set_inputs(json!({"x": i, "level": 0}));
-                        span.set_outputs(json!({"y": i + 1, "level": 0}));
-                    },
-                )
-            })
-        })
-    });
+    bench_one_span(&mut group, "mlflow_sampled_out", &sampled_out);
     group.finish();
 
     let stats = tracing.stats();

@@ -131,31 +131,42 @@ impl Drop for Background {
     }
 }
 
-/// Polls `url` until it answers 2xx, failing with the process's log after `timeout`.
-pub(crate) fn wait_http(process: &mut Background, url: &str, timeout: Duration) {
-    let client = reqwest::blocking::Client::new();
+/// Polls `ready` until it holds, failing with the process's log if the process exits or
+/// `timeout` passes first.
+fn wait_until(
+    process: &mut Background,
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut ready: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + timeout;
-    loop {
-        if client
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
+    while !ready() {
         assert!(
             process.is_running(),
-            "the backend exited before {url} was ready:\n{}",
+            "the backend exited before {what}:\n{}",
             process.log_text()
         );
         assert!(
             Instant::now() < deadline,
-            "{url} not ready after {timeout:?}:\n{}",
+            "not {what} after {timeout:?}:\n{}",
             process.log_text()
         );
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(interval);
     }
+}
+
+/// Polls `url` until it answers 2xx.
+pub(crate) fn wait_http(process: &mut Background, url: &str, timeout: Duration) {
+    let client = reqwest::blocking::Client::new();
+    let what = format!("{url} answered");
+    wait_until(process, &what, timeout, Duration::from_millis(250), || {
+        client
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
 }
 
 /// An MLflow tracking server over a SQLite database, on a free loopback port.
@@ -283,20 +294,10 @@ pub(crate) fn backend_program(variable: &str, what: &str) -> Option<PathBuf> {
 
 /// Polls until something listens on 127.0.0.1:`port`.
 pub(crate) fn wait_port(process: &mut Background, port: u16, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            process.is_running(),
-            "the backend exited before port {port} opened:\n{}",
-            process.log_text()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "port {port} not open after {timeout:?}:\n{}",
-            process.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let what = format!("port {port} opened");
+    wait_until(process, &what, timeout, Duration::from_millis(100), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }
 
 /// Arize Phoenix: an OTLP trace backend (gRPC and HTTP/protobuf) with a REST API.

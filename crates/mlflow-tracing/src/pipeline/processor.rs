@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
 use opentelemetry::Context;
-use opentelemetry::Value;
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
@@ -79,33 +79,29 @@ impl SpanProcessor for AssemblyProcessor {
     }
 }
 
+/// Fixed overhead of a span, and of each attribute or event, beyond their strings.
+const SPAN_OVERHEAD: usize = 320;
+const ENTRY_OVERHEAD: usize = 48;
+
 /// What a span costs in memory while queued: its strings plus a fixed overhead for the
 /// structures around them. An estimate that errs on the high side.
 pub(crate) fn estimate_size(span: &SpanData) -> usize {
-    const SPAN_OVERHEAD: usize = 320;
-    const ENTRY_OVERHEAD: usize = 48;
-    let attributes: usize = span
-        .attributes
-        .iter()
-        .map(|kv| kv.key.as_str().len() + value_size(&kv.value))
-        .sum();
     let events: usize = span
         .events
         .iter()
-        .map(|e| {
-            e.name.len()
-                + ENTRY_OVERHEAD
-                + e.attributes
-                    .iter()
-                    .map(|kv| kv.key.as_str().len() + value_size(&kv.value))
-                    .sum::<usize>()
-        })
+        .map(|e| e.name.len() + ENTRY_OVERHEAD + attributes_size(&e.attributes))
         .sum();
-    SPAN_OVERHEAD + span.name.len() + attributes + events
+    SPAN_OVERHEAD + span.name.len() + attributes_size(&span.attributes) + events
+}
+
+fn attributes_size(attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| kv.key.as_str().len() + value_size(&kv.value))
+        .sum()
 }
 
 fn value_size(value: &Value) -> usize {
-    const ENTRY_OVERHEAD: usize = 48;
     ENTRY_OVERHEAD
         + match value {
             Value::String(s) => s.as_str().len(),
