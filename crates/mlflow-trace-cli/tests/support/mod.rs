@@ -248,29 +248,19 @@ pub(crate) fn any_value(v: &Value) -> Value {
                 .map(|a| a.iter().map(any_value).collect())
                 .unwrap_or_default(),
         ),
-        "kvlist_value" | "kvlistValue" => Value::Object(
-            inner["values"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|kv| {
-                            (
-                                kv["key"].as_str().unwrap_or("").to_owned(),
-                                any_value(&kv["value"]),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
+        "kvlist_value" | "kvlistValue" => Value::Object(key_values(&inner["values"])),
         _ => Value::Null,
     }
 }
 
 /// The attributes of an OTLP/JSON span (or event) as a JSON object.
 pub(crate) fn attributes(span: &Value) -> serde_json::Map<String, Value> {
-    span["attributes"]
-        .as_array()
+    key_values(&span["attributes"])
+}
+
+/// An OTLP/JSON list of `KeyValue`s as a JSON object.
+fn key_values(list: &Value) -> serde_json::Map<String, Value> {
+    list.as_array()
         .map(|a| {
             a.iter()
                 .map(|kv| {

@@ -828,6 +828,9 @@ impl Resolved {
     /// Every setting for display, secrets redacted.
     fn entries(&self) -> Vec<crate::diagnose::ConfigEntry> {
         use crate::diagnose::ConfigEntry;
+        fn millis(d: &Duration) -> String {
+            format!("{} ms", d.as_millis())
+        }
         fn entry<T>(
             name: &'static str,
             s: &Setting<T>,
@@ -850,9 +853,7 @@ impl Resolved {
             entry("queue memory bound", &self.max_queue_bytes, |b| {
                 format!("{b} bytes")
             }),
-            entry("flush timeout", &self.flush_timeout, |d| {
-                format!("{} ms", d.as_millis())
-            }),
+            entry("flush timeout", &self.flush_timeout, millis),
             entry("unfinished trace TTL", &self.buffer_ttl, |d| {
                 format!("{} s", d.as_secs())
             }),
@@ -870,9 +871,7 @@ impl Resolved {
                     p.as_str().to_owned()
                 }));
                 entries.push(entry("OTLP headers", &otlp.headers, |h| h.redacted()));
-                entries.push(entry("OTLP timeout", &otlp.timeout, |d| {
-                    format!("{} ms", d.as_millis())
-                }));
+                entries.push(entry("OTLP timeout", &otlp.timeout, millis));
                 entries.push(entry("OTLP compression", &otlp.compression, |c| {
                     c.as_str().to_owned()
                 }));
@@ -898,9 +897,7 @@ impl Resolved {
                     ));
                 }
                 let b = &otlp.batch;
-                entries.push(entry("OTLP batch delay", &b.schedule_delay, |d| {
-                    format!("{} ms", d.as_millis())
-                }));
+                entries.push(entry("OTLP batch delay", &b.schedule_delay, millis));
                 entries.push(entry(
                     "OTLP batch size",
                     &b.max_export_batch_size,
@@ -914,9 +911,7 @@ impl Resolved {
                         source: Source::Default,
                     },
                 });
-                entries.push(entry("OTLP export timeout", &b.export_timeout, |d| {
-                    format!("{} ms", d.as_millis())
-                }));
+                entries.push(entry("OTLP export timeout", &b.export_timeout, millis));
                 entries.push(entry(
                     "dual export (store + OTLP)",
                     &self.dual_export,
