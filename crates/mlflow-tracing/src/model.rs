@@ -17,7 +17,9 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::keys;
-use crate::types::{SpanStatus, SpanType, StatusCode, TraceState};
+#[cfg(feature = "local-store")]
+use crate::types::StatusCode;
+use crate::types::{SpanStatus, SpanType, TraceState};
 
 /// A finished trace: its [`TraceInfo`] and its spans.
 #[derive(Debug, Clone, PartialEq)]

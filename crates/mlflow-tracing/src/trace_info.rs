@@ -8,11 +8,14 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use opentelemetry::trace::SpanId;
+#[cfg(feature = "local-store")]
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::keys::{self, MAX_CHARS_IN_METADATA};
-use crate::model::{Span, TraceInfo};
+use crate::model::Span;
+#[cfg(feature = "local-store")]
+use crate::model::TraceInfo;
 
 /// Truncates to at most `max` characters (Unicode scalar values, as Python counts).
 pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
