@@ -17,17 +17,17 @@
 //! and queues are sized so that nothing is dropped: what is measured is the full work, not
 //! the drop path. `cargo bench -p mlflow-tracing --bench span`.
 //!
-//! Last run (2-core VM, Rust 1.95, glibc malloc; median of criterion's estimate):
+//! Last run (2-core VM, Rust 1.95, glibc malloc; criterion's median):
 //!
 //! | scenario | per span | vs `otel_sdk` |
 //! | --- | --- | --- |
-//! | `no_tracing` (floor) | 0.31 µs | 0.18× |
-//! | `otel_sdk` | 1.70 µs | 1× |
-//! | `mlflow` | 3.45 µs | 2.0× |
-//! | `mlflow_trace_macro` | 2.81 µs | 1.7× |
-//! | `mlflow_nested3_per_span` | 2.28 µs | 1.3× |
-//! | `mlflow_disabled` | 0.30 µs | 0.18× (= the floor) |
-//! | `mlflow_sampled_out` | 0.43 µs | 0.26× |
+//! | `no_tracing` (floor) | 0.30 µs | 0.28× |
+//! | `otel_sdk` | 1.08 µs | 1× |
+//! | `mlflow` | 2.48 µs | 2.3× |
+//! | `mlflow_trace_macro` | 2.26 µs | 2.1× |
+//! | `mlflow_nested3_per_span` | 1.87 µs | 1.7× |
+//! | `mlflow_disabled` | 0.29 µs | 0.27× (= the floor) |
+//! | `mlflow_sampled_out` | 0.45 µs | 0.42× |
 //!
 //! For scale: MLflow's Python SDK costs ≈ 200 µs per span on the same kind of machine
 //! (`py-overhead` in the shared reference). The background threads' share grows with the
