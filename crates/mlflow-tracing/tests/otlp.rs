@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use mlflow_tracing::{Tracing, start_span};
+use mlflow_tracing_test_support::{Receiver, Recorded, Reply, Tls, certs};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use serde_json::{Value, json};
 
 use crate::support::Captured;
-use crate::support::receiver::{Receiver, Recorded, Reply, Tls, certs};
 
 /// A pipeline configured only by `vars`, as if they were the environment.
 fn pipeline(vars: &[(&str, &str)]) -> Result<Tracing, mlflow_tracing::BuildError> {

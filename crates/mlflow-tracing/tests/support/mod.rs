@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-pub(crate) mod receiver;
-
 use mlflow_tracing::testing::InMemoryTraces;
 use mlflow_tracing::{Span, Trace, Tracing, TracingBuilder};
 
