@@ -2,7 +2,7 @@
 //! destination the environment selects, and prints them.
 
 use mlflow_tracing::testing::InMemoryTraces;
-use mlflow_tracing::{TraceExporter, Tracing};
+use mlflow_tracing::{Destination, Tracing};
 
 use crate::demo_traces::{nested, simple};
 use crate::render;
@@ -13,11 +13,11 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let tracing = Tracing::builder().with_in_memory(&printed).build()?;
     let ids = tracing.in_scope(|| [simple(), nested()]);
     let flushed = tracing.flush();
-    let printer = printed.name();
-    let destinations: Vec<&String> = tracing
+    // Every destination but the in-memory copy added above.
+    let destinations: Vec<&Destination> = tracing
         .destinations()
         .iter()
-        .filter(|d| **d != printer)
+        .filter(|d| !matches!(d, Destination::Exporter { .. }))
         .collect();
 
     println!("Recorded {} traces:", ids.iter().flatten().count());
@@ -38,8 +38,11 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
             print!("{}", render::trace_tree(trace, render::Detail::Summary));
         }
     }
-    let uri = mlflow_tracing::get_tracking_uri();
-    if destinations.iter().any(|d| d.contains(&uri)) {
+    let store = destinations.iter().find_map(|d| match d {
+        Destination::LocalStore { uri, .. } => Some(uri),
+        _ => None,
+    });
+    if let Some(uri) = store {
         println!();
         println!("Open them in the MLflow UI:");
         println!("  mlflow server --backend-store-uri {uri}");

@@ -1,8 +1,7 @@
 //! `mlflow-trace traces list|show`: reading the local MLflow store.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
+use mlflow_tracing::TrackingUri;
 use mlflow_tracing::local_store::LocalStore;
 
 use crate::render::{self, Detail};
@@ -34,18 +33,11 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn path(&self) -> Result<PathBuf, String> {
-        let raw = match &self.db {
-            Some(db) => db.clone(),
-            None => mlflow_tracing::get_tracking_uri(),
-        };
-        match raw.strip_prefix("sqlite:///") {
-            Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
-            Some(path) => Ok(std::env::current_dir().unwrap_or_default().join(path)),
-            None if raw.contains("://") => Err(format!(
-                "{raw} is not a local store; pass --db <path to mlflow.db>"
-            )),
-            None => Ok(PathBuf::from(raw)),
+    /// The store to read: `--db`, else the tracking URI tracing would write to.
+    fn uri(&self) -> Result<TrackingUri, mlflow_tracing::ConfigError> {
+        match &self.db {
+            Some(db) => TrackingUri::parse_uri_or_path(db),
+            None => mlflow_tracing::tracking_uri(),
         }
     }
 }
@@ -54,7 +46,7 @@ pub(crate) fn run(
     command: TracesCommand,
     store: &StoreArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = LocalStore::open(store.path()?)?;
+    let store = LocalStore::open_uri(&store.uri()?)?;
     match command {
         TracesCommand::List {
             experiment_id,

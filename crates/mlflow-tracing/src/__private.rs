@@ -132,6 +132,7 @@ pub fn run_sync<R>(span: &LiveSpan, body: impl FnOnce() -> R) -> R {
 pin_project_lite::pin_project! {
     /// An async function body running in a span; on completion `on_output` records the
     /// result before the span ends.
+    #[must_use = "futures do nothing unless `.await`ed or polled"]
     pub struct Traced<F, H> {
         #[pin]
         inner: crate::span::Instrumented<F>,

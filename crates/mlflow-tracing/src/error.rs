@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::config::ConfigError;
 
 /// Tracing could not be set up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// A configuration value is invalid.
@@ -20,16 +20,18 @@ pub enum BuildError {
         needed_for: &'static str,
     },
     /// An I/O operation failed.
-    #[error("{context}: {message}")]
+    #[error("{context}: {source}")]
     Io {
         /// What was being done.
         context: String,
         /// The error.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The MLflow store refused an operation.
-    #[error("{0}")]
-    Store(String),
+    #[cfg(feature = "local-store")]
+    #[error(transparent)]
+    Store(#[from] crate::local_store::StoreError),
 }
 
 /// A flush or shutdown did not complete cleanly.

@@ -97,3 +97,6 @@ pub(crate) const MAX_CHARS_IN_TAG_KEY: usize = 250;
 pub(crate) const MAX_CHARS_IN_TAG_VALUE: usize = 4096;
 /// Maximum length of request/response previews against an OSS MLflow.
 pub(crate) const MAX_CHARS_IN_PREVIEW: usize = 1000;
+
+/// The instrumentation scope of every span, as in MLflow.
+pub(crate) const SCOPE_NAME: &str = "mlflow.tracing.provider";

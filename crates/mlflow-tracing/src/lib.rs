@@ -12,7 +12,7 @@
 //! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
 //! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. Every variable is
 //! listed in [`config::env`]; [`TracingBuilder::diagnose`] shows what is resolved and checks
-//! the destinations.
+//! the destinations ([`doctor`]).
 //!
 //! ```no_run
 //! use mlflow_tracing::{start_span, trace, SpanType};
@@ -81,51 +81,61 @@
 //! Tokio runtime. In async code prefer [`Tracing::flush_async`] to a blocking flush.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod assembly;
-pub mod config;
-mod context;
-mod destination;
-mod diag;
-pub mod diagnose;
-mod env_metadata;
-mod error;
-mod global;
-mod json;
-pub mod keys;
-#[cfg(feature = "local-store")]
-pub mod local_store;
-mod model;
-mod pipeline;
-mod span;
-mod trace_api;
-mod trace_info;
-mod types;
-
+// The modules, top layer first: each imports only from the layers below it (see
+// docs/design.md; `tests/tidy.rs` checks it).
+#[doc(hidden)]
+pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-#[doc(hidden)]
-pub mod __private;
+mod span;
 
-pub use config::ConfigError;
-pub use config::otlp::{Compression, Protocol};
-pub use context::{
-    ContextGuard, TraceContext, TraceFutureExt, get_active_trace_id, get_current_active_span,
-};
-pub use destination::custom::TraceExporter;
-pub use diagnose::Diagnosis;
+mod setup;
+
+mod pipeline;
+
+mod assembly;
+
+mod destination;
+
+mod error;
+
+#[cfg(feature = "local-store")]
+pub mod local_store;
+
+pub mod config;
+
+mod stats;
+
+mod sync;
+
+mod model;
+
+mod types;
+
+pub mod keys;
+
+mod json;
+
+mod report;
+
+pub use config::{Compression, Protocol};
+pub use config::{ConfigError, Destination, Experiment, TrackingUri};
+pub use destination::TraceExporter;
 pub use error::{BuildError, FlushError};
-pub use global::{
-    DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
-    shutdown,
+pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceUpdate, UpdateTraceError};
+pub use setup::doctor;
+pub use setup::doctor::Diagnosis;
+pub use setup::{
+    DefaultGuard, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri, init,
+    set_experiment, set_tracking_uri, shutdown, tracking_uri,
 };
-pub use model::{Span, SpanEvent, Trace, TraceInfo};
-pub use pipeline::{DestinationStats, Stats, Tracing, TracingBuilder};
-pub use span::{Instrumented, LiveSpan, SpanBuilder, SpanGuard};
-pub use trace_api::{
-    TraceUpdate, UpdateTraceError, get_last_active_trace_id, get_last_active_trace_id_in_thread,
-    update_current_trace,
+pub use span::{
+    ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,
+    TraceFutureExt, get_active_trace_id, get_current_active_span, get_last_active_trace_id,
+    get_last_active_trace_id_in_thread, update_current_trace,
 };
+pub use stats::{DestinationStats, Stats, Unit};
 pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};
 
 #[cfg(feature = "macros")]

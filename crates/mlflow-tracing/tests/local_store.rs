@@ -4,7 +4,8 @@ use std::path::Path;
 
 use mlflow_tracing::local_store::LocalStore;
 use mlflow_tracing::{
-    SpanType, TraceState, TraceUpdate, Tracing, start_span, update_current_trace,
+    Destination, Experiment, SpanType, TraceState, TraceUpdate, Tracing, TrackingUri, Unit,
+    start_span, update_current_trace,
 };
 use serde_json::json;
 
@@ -52,10 +53,17 @@ fn traces_are_written_and_read_back() {
     tracing.flush().unwrap();
     assert_eq!(
         tracing.destinations(),
-        [format!(
+        [Destination::LocalStore {
+            uri: TrackingUri::Sqlite { path: db.clone() },
+            experiment: Experiment::Default,
+        }]
+    );
+    assert_eq!(
+        tracing.destinations()[0].to_string(),
+        format!(
             "MLflow SQLite store sqlite:///{} (experiment 0)",
             db.display()
-        )]
+        )
     );
 
     let store = LocalStore::open(&db).unwrap();
@@ -162,7 +170,7 @@ fn an_unwritable_location_is_a_clear_error_not_a_panic() {
     let stats = tracing.stats();
     assert_eq!(stats.destinations[0].failed, 1);
     assert_eq!(stats.destinations[0].exported, 0);
-    assert_eq!(stats.destinations[0].unit, "traces");
+    assert_eq!(stats.destinations[0].unit, Unit::Traces);
 }
 
 #[test]

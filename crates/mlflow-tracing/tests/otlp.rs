@@ -831,7 +831,7 @@ fn dual_export_copies_are_held_within_the_memory_bound() {
     let otlp = stats
         .destinations
         .iter()
-        .find(|d| d.unit == "spans")
+        .find(|d| d.unit == mlflow_tracing::Unit::Spans)
         .unwrap();
     // Every span is accounted for: sent over OTLP, its copy dropped (failed), or dropped
     // on arrival because the queue was full.

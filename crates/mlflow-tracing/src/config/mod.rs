@@ -1,17 +1,31 @@
 //! Configuration: one resolver, one precedence rule.
 //!
-//! Every setting is resolved the same way: a value set in code wins over the specific
+//! Everything tracing can be configured with — where traces go, the experiment, sampling,
+//! memory and time bounds, OTLP — is resolved here, once, into one [`Settings`] value that
+//! records where each value came from. The builder, the global default, `doctor` and the
+//! CLI all use it. Every setting is resolved the same way: a value set in code wins over the specific
 //! environment variable, which wins over the generic one, which wins over the default.
 //! The environment is read through an injectable lookup so tests never touch the process
 //! environment. Invalid values are errors that name the variable, the value and what is
 //! accepted.
 
+mod destination;
+mod entries;
 pub mod env;
+pub(crate) mod metadata;
 pub(crate) mod otlp;
+mod settings;
+mod tracking;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use destination::Destination;
+pub use entries::ConfigEntry;
+pub use otlp::{Compression, Protocol};
+pub(crate) use settings::{CodeSettings, Settings};
+pub use tracking::{Experiment, TrackingUri};
+pub(crate) use tracking::{current_dir, resolve_experiment, resolve_tracking_uri};
 
 /// Where a resolved setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,85 +216,6 @@ pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
     }
 }
 
-/// Where MLflow traces are stored, parsed from a tracking URI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TrackingUri {
-    /// An MLflow SQLite database (`sqlite:///path/to/mlflow.db`).
-    Sqlite { path: PathBuf },
-}
-
-impl TrackingUri {
-    /// The default: `mlflow.db` in the working directory, as an absolute path.
-    pub(crate) fn default_local(cwd: &Path) -> Self {
-        TrackingUri::Sqlite {
-            path: cwd.join("mlflow.db"),
-        }
-    }
-
-    /// Parses a tracking URI given in `variable`; relative paths resolve against `cwd`.
-    pub(crate) fn parse(variable: &str, raw: &str, cwd: &Path) -> Result<Self, ConfigError> {
-        const ACCEPTED: &str = "sqlite:///<path to an MLflow SQLite database> \
-             (three slashes and a relative path, or four slashes and an absolute path)";
-        if let Some(rest) = raw.strip_prefix("sqlite://") {
-            // SQLAlchemy: sqlite:///relative.db, sqlite:////absolute.db; sqlite:// is in-memory.
-            let Some(path) = rest.strip_prefix('/') else {
-                return Err(ConfigError::new(variable, raw, ACCEPTED));
-            };
-            let path = path.split('?').next().unwrap_or(path);
-            if path.is_empty() || path == ":memory:" {
-                return Err(ConfigError::new(
-                    variable,
-                    raw,
-                    format!("{ACCEPTED}; an in-memory database would lose every trace"),
-                ));
-            }
-            let path = Path::new(path);
-            let path = if path.is_absolute() {
-                path.to_owned()
-            } else {
-                cwd.join(path)
-            };
-            return Ok(TrackingUri::Sqlite { path });
-        }
-        let expected = if raw.starts_with("http://") || raw.starts_with("https://") {
-            format!(
-                "{ACCEPTED}. Exporting to an MLflow tracking server over REST is not supported \
-                 yet: send traces to the server's OTLP endpoint instead \
-                 (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={}/v1/traces with header \
-                 x-mlflow-experiment-id)",
-                raw.trim_end_matches('/')
-            )
-        } else if raw.starts_with("file:") || !raw.contains(':') {
-            format!(
-                "{ACCEPTED}. MLflow's ./mlruns file store is in maintenance mode and is not \
-                 supported"
-            )
-        } else {
-            ACCEPTED.to_owned()
-        };
-        Err(ConfigError::new(variable, raw, expected))
-    }
-
-    /// The URI in MLflow's spelling.
-    pub(crate) fn to_uri(&self) -> String {
-        match self {
-            // Paths are absolute, so this yields SQLAlchemy's four-slash form.
-            TrackingUri::Sqlite { path } => format!("sqlite:///{}", path.display()),
-        }
-    }
-}
-
-/// The experiment traces go to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ExperimentSelector {
-    /// The default experiment `"0"`.
-    Default,
-    /// By id.
-    Id(String),
-    /// By name; created when missing.
-    Name(String),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,40 +279,6 @@ mod tests {
         assert_eq!(parse_bool("TRUE"), Ok(true));
         assert_eq!(parse_bool("0"), Ok(false));
         assert!(parse_bool("yes").is_err());
-    }
-
-    #[test]
-    fn tracking_uris() {
-        let cwd = Path::new("/work/app");
-        assert_eq!(
-            TrackingUri::parse("V", "sqlite:///mlflow.db", cwd).unwrap(),
-            TrackingUri::Sqlite {
-                path: PathBuf::from("/work/app/mlflow.db")
-            }
-        );
-        assert_eq!(
-            TrackingUri::parse("V", "sqlite:////tmp/x/mlflow.db", cwd).unwrap(),
-            TrackingUri::Sqlite {
-                path: PathBuf::from("/tmp/x/mlflow.db")
-            }
-        );
-        assert_eq!(
-            TrackingUri::Sqlite {
-                path: PathBuf::from("/tmp/x/mlflow.db")
-            }
-            .to_uri(),
-            "sqlite:////tmp/x/mlflow.db"
-        );
-        for bad in ["sqlite://", "sqlite:///:memory:", "sqlite:mlflow.db"] {
-            let err = TrackingUri::parse("MLFLOW_TRACKING_URI", bad, cwd).unwrap_err();
-            assert_eq!(err.variable(), "MLFLOW_TRACKING_URI");
-        }
-        let err = TrackingUri::parse("MLFLOW_TRACKING_URI", "http://localhost:5000/", cwd)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("http://localhost:5000/v1/traces"), "{err}");
-        let err = TrackingUri::parse("MLFLOW_TRACKING_URI", "./mlruns", cwd).unwrap_err();
-        assert!(err.to_string().contains("maintenance mode"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Destinations supplied by the program: anything implementing [`TraceExporter`].
+//! Destinations supplied by the program: anything implementing [`TraceExporter`], run as a
+//! trace sink.
 
-use std::sync::Arc;
-
-use super::{CompletedTrace, Destination, ExportError};
+use super::{ExportError, Sink, TraceItem};
+use crate::config::Destination;
 use crate::model::Trace;
 
 /// Receives finished traces, in batches, on a background thread of its own.
@@ -22,14 +22,17 @@ pub trait TraceExporter: Send + 'static {
     fn shutdown(&mut self) {}
 }
 
-pub(crate) struct CustomDestination<E>(pub(crate) E);
+/// A [`TraceExporter`] as a trace sink.
+pub(crate) struct CustomSink<E>(pub(crate) E);
 
-impl<E: TraceExporter> Destination for CustomDestination<E> {
-    fn describe(&self) -> String {
-        self.0.name()
+impl<E: TraceExporter> Sink<TraceItem> for CustomSink<E> {
+    fn destination(&self) -> Destination {
+        Destination::Exporter {
+            name: self.0.name(),
+        }
     }
 
-    fn export(&mut self, traces: &[Arc<CompletedTrace>]) -> Result<(), ExportError> {
+    fn export(&mut self, traces: &[TraceItem]) -> Result<(), ExportError> {
         let traces: Vec<&Trace> = traces.iter().map(|t| &***t).collect();
         self.0.export(&traces).map_err(ExportError::new)
     }

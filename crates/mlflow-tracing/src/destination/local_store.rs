@@ -1,113 +1,155 @@
-//! The local MLflow SQLite store as a destination.
+//! The local MLflow SQLite store as a destination (feature `local-store`): a trace sink.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 
-use super::{CompletedTrace, Destination, ExportError};
-use crate::config::{ExperimentSelector, TrackingUri};
-use crate::local_store::Store;
-use crate::model::Trace;
+use super::AnySink;
+use crate::config::{Experiment, Settings, TrackingUri};
+use crate::error::BuildError;
 
-/// Writes traces into an MLflow SQLite database. The database is opened (and created
-/// when missing) on the export thread, at the first export.
-pub(crate) struct LocalStoreDestination {
-    path: PathBuf,
-    experiment: ExperimentSelector,
-    /// The open store and the experiment traces without one go to.
-    open: Option<(Store, String)>,
+/// The store's sink, when the settings export to an MLflow SQLite database.
+pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError> {
+    if !settings.exports_to_store() {
+        return Ok(None);
+    }
+    match &settings.tracking_uri.value {
+        TrackingUri::Sqlite { path } => imp::sink(path, &settings.experiment.value).map(Some),
+    }
 }
 
-impl LocalStoreDestination {
-    pub(crate) fn new(path: PathBuf, experiment: ExperimentSelector) -> Self {
-        LocalStoreDestination {
-            path,
-            experiment,
+/// `set_experiment` against a SQLite store: the experiment's id, created when missing.
+pub(super) fn experiment_id_by_name(path: &Path, name: &str) -> Result<String, BuildError> {
+    imp::experiment_id_by_name(path, name)
+}
+
+#[cfg(not(feature = "local-store"))]
+mod imp {
+    use super::*;
+
+    const FEATURE: &str = "local-store";
+
+    pub(super) fn sink(_path: &Path, _experiment: &Experiment) -> Result<AnySink, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            feature: FEATURE,
+            needed_for: "writing traces to an MLflow SQLite database",
+        })
+    }
+
+    pub(super) fn experiment_id_by_name(_path: &Path, _name: &str) -> Result<String, BuildError> {
+        Err(BuildError::FeatureDisabled {
+            feature: FEATURE,
+            needed_for: "set_experiment with an MLflow SQLite database",
+        })
+    }
+}
+
+#[cfg(feature = "local-store")]
+mod imp {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::Destination;
+    use crate::destination::{Check, ExportError, Sink, TraceItem};
+    use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, inspect};
+    use crate::model::Trace;
+
+    pub(super) fn sink(path: &Path, experiment: &Experiment) -> Result<AnySink, BuildError> {
+        Ok(AnySink::Traces(Box::new(LocalStoreSink {
+            path: path.to_owned(),
+            experiment: experiment.clone(),
             open: None,
+        })))
+    }
+
+    pub(super) fn experiment_id_by_name(path: &Path, name: &str) -> Result<String, BuildError> {
+        Ok(Store::open(path)?.get_or_create_experiment(name)?)
+    }
+
+    /// Writes traces into an MLflow SQLite database. The database is opened (and created
+    /// when missing) on the export thread, at the first export.
+    struct LocalStoreSink {
+        path: PathBuf,
+        experiment: Experiment,
+        /// The open store and the experiment traces without one go to.
+        open: Option<(Store, String)>,
+    }
+
+    impl LocalStoreSink {
+        /// The open store and the experiment id, opened at first use.
+        fn open(&mut self) -> Result<&mut (Store, String), ExportError> {
+            let open = match self.open.take() {
+                Some(open) => open,
+                None => self
+                    .open_store()
+                    .map_err(|e| ExportError::new(e.to_string()))?,
+            };
+            Ok(self.open.insert(open))
+        }
+
+        fn open_store(&self) -> Result<(Store, String), StoreError> {
+            let mut store = Store::open(&self.path)?;
+            let experiment = match &self.experiment {
+                Experiment::Id(id) => store.experiment(id)?.id,
+                Experiment::Name(name) => store.get_or_create_experiment(name)?,
+                _ => "0".to_owned(),
+            };
+            Ok((store, experiment))
         }
     }
 
-    /// The open store and the experiment id, opened at first use.
-    fn open(&mut self) -> Result<&mut (Store, String), ExportError> {
-        let open = match self.open.take() {
-            Some(open) => open,
-            None => self
-                .open_store()
-                .map_err(|e| ExportError::new(e.to_string()))?,
-        };
-        Ok(self.open.insert(open))
-    }
-
-    fn open_store(&self) -> Result<(Store, String), crate::local_store::StoreError> {
-        let mut store = Store::open(&self.path)?;
-        let experiment = match &self.experiment {
-            ExperimentSelector::Default => "0".to_owned(),
-            ExperimentSelector::Id(id) => store.experiment(id)?.id,
-            ExperimentSelector::Name(name) => store.get_or_create_experiment(name)?,
-        };
-        Ok((store, experiment))
-    }
-}
-
-impl Destination for LocalStoreDestination {
-    fn describe(&self) -> String {
-        let experiment = match &self.experiment {
-            ExperimentSelector::Default => "experiment 0".to_owned(),
-            ExperimentSelector::Id(id) => format!("experiment {id}"),
-            ExperimentSelector::Name(name) => format!("experiment {name:?}"),
-        };
-        format!(
-            "MLflow SQLite store {} ({experiment})",
-            TrackingUri::Sqlite {
-                path: self.path.clone()
+    impl Sink<TraceItem> for LocalStoreSink {
+        fn destination(&self) -> Destination {
+            Destination::LocalStore {
+                uri: TrackingUri::Sqlite {
+                    path: self.path.clone(),
+                },
+                experiment: self.experiment.clone(),
             }
-            .to_uri()
-        )
-    }
-
-    fn check(&mut self) -> crate::diagnose::Check {
-        if self.path.exists() {
-            return crate::local_store::inspect(&self.path)
-                .map(|s| vec![s])
-                .map_err(|e| vec![e.to_string()]);
         }
-        let Some(existing) = self.path.ancestors().skip(1).find(|dir| dir.exists()) else {
-            return Err(vec![format!(
-                "no existing directory above {}",
-                self.path.display()
-            )]);
-        };
-        let probe = existing.join(format!(".mlflow-tracing-doctor-{}", std::process::id()));
-        match std::fs::write(&probe, b"") {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&probe);
-                Ok(vec![format!(
-                    "{} does not exist yet; it will be created, with MLflow {}'s schema, at the \
-                     first trace",
+
+        fn check(&mut self) -> Check {
+            if self.path.exists() {
+                return inspect(&self.path)
+                    .map(|s| vec![s])
+                    .map_err(|e| vec![e.to_string()]);
+            }
+            let Some(existing) = self.path.ancestors().skip(1).find(|dir| dir.exists()) else {
+                return Err(vec![format!(
+                    "no existing directory above {}",
+                    self.path.display()
+                )]);
+            };
+            let probe = existing.join(format!(".mlflow-tracing-doctor-{}", std::process::id()));
+            match std::fs::write(&probe, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                    Ok(vec![format!(
+                        "{} does not exist yet; it will be created, with MLflow \
+                         {MLFLOW_SCHEMA_VERSION}'s schema, at the first trace",
+                        self.path.display(),
+                    )])
+                }
+                Err(err) => Err(vec![format!(
+                    "{} cannot be created: {} is not writable ({err}); set MLFLOW_TRACKING_URI \
+                     to a writable place, e.g. sqlite:////tmp/mlflow.db",
                     self.path.display(),
-                    crate::local_store::MLFLOW_SCHEMA_VERSION
-                )])
+                    existing.display()
+                )]),
             }
-            Err(err) => Err(vec![format!(
-                "{} cannot be created: {} is not writable ({err}); set MLFLOW_TRACKING_URI to a \
-                 writable place, e.g. sqlite:////tmp/mlflow.db",
-                self.path.display(),
-                existing.display()
-            )]),
         }
-    }
 
-    fn export(&mut self, traces: &[Arc<CompletedTrace>]) -> Result<(), ExportError> {
-        let (store, experiment) = self.open()?;
-        let traces: Vec<&Trace> = traces.iter().map(|t| &***t).collect();
-        let outcome = store
-            .write_traces(&traces, experiment)
-            .map_err(|e| ExportError::new(e.to_string()))?;
-        match outcome.failed.first() {
-            None => Ok(()),
-            Some((trace_id, err)) => Err(ExportError::partial(
-                outcome.failed.len(),
-                format!("trace {trace_id}: {err}"),
-            )),
+        fn export(&mut self, traces: &[TraceItem]) -> Result<(), ExportError> {
+            let (store, experiment) = self.open()?;
+            let traces: Vec<&Trace> = traces.iter().map(|t| &***t).collect();
+            let outcome = store
+                .write_traces(&traces, experiment)
+                .map_err(|e| ExportError::new(e.to_string()))?;
+            match outcome.failed.first() {
+                None => Ok(()),
+                Some((trace_id, err)) => Err(ExportError::partial(
+                    outcome.failed.len(),
+                    format!("trace {trace_id}: {err}"),
+                )),
+            }
         }
     }
 }

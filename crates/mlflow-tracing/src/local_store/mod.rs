@@ -18,6 +18,7 @@ mod write;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -48,7 +49,7 @@ fn known_revisions() -> impl Iterator<Item = &'static str> {
 }
 
 /// Why the local store could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The database is at an older MLflow schema revision.
@@ -80,12 +81,17 @@ pub enum StoreError {
         /// The experiment id.
         id: String,
     },
+    /// An experiment name that MLflow does not accept (empty).
+    InvalidExperimentName {
+        /// The name.
+        name: String,
+    },
     /// SQLite or file-system failure.
     Sqlite {
         /// What was being done.
         context: String,
-        /// SQLite's message.
-        message: String,
+        /// The underlying error.
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -121,18 +127,30 @@ impl fmt::Display for StoreError {
             StoreError::NoSuchExperiment { id } => {
                 write!(f, "experiment {id} does not exist or is deleted")
             }
-            StoreError::Sqlite { context, message } => write!(f, "{context}: {message}"),
+            StoreError::InvalidExperimentName { name } => {
+                write!(f, "invalid experiment name {name:?}: it must not be empty")
+            }
+            StoreError::Sqlite { context, source } => write!(f, "{context}: {source}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Sqlite { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
 
-fn sqlite_err(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError {
+fn sqlite_err<E: std::error::Error + Send + Sync + 'static>(
+    context: impl Into<String>,
+) -> impl FnOnce(E) -> StoreError {
     let context = context.into();
     move |e| StoreError::Sqlite {
         context,
-        message: e.to_string(),
+        source: Arc::new(e),
     }
 }
 
@@ -188,10 +206,8 @@ impl Store {
     /// and the `Default` experiment when it does not exist.
     pub(crate) fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite {
-                context: format!("creating directory {}", dir.display()),
-                message: e.to_string(),
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(sqlite_err(format!("creating directory {}", dir.display())))?;
         }
         let conn = Connection::open_with_flags(
             path,
@@ -318,9 +334,8 @@ impl Store {
     /// `mlflow.set_experiment` does.
     pub(crate) fn get_or_create_experiment(&mut self, name: &str) -> Result<String, StoreError> {
         if name.trim().is_empty() {
-            return Err(StoreError::Sqlite {
-                context: "creating an experiment".to_owned(),
-                message: "the experiment name must not be empty".to_owned(),
+            return Err(StoreError::InvalidExperimentName {
+                name: name.to_owned(),
             });
         }
         let artifact_root = self.artifact_root.clone();

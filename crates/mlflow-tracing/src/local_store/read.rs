@@ -7,6 +7,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{StoreError, sqlite_err};
+use crate::config::TrackingUri;
 use crate::keys::{metadata, tag};
 use crate::model::{Span, Trace, TraceInfo};
 use crate::types::TraceState;
@@ -71,6 +72,14 @@ impl LocalStore {
             return Err(StoreError::NotMlflow { path });
         }
         Ok(LocalStore { conn, path })
+    }
+
+    /// Opens the local store a tracking URI names (read-only). A URI that names no local
+    /// store (a future server URI) is an error saying so.
+    pub fn open_uri(uri: &TrackingUri) -> Result<LocalStore, StoreError> {
+        match uri {
+            TrackingUri::Sqlite { path } => LocalStore::open(path),
+        }
     }
 
     /// The database file.

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::{Experiment, Store, StoreError, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
+use crate::model::size_stats::size_stats;
+use crate::model::summary::truncate_chars;
 use crate::model::{Span, Trace};
-use crate::trace_info::{size_stats, truncate_chars};
 use crate::{json, keys};
 
 /// Metadata MLflow keeps in `trace_info` columns rather than in `trace_request_metadata`.
@@ -88,10 +89,7 @@ impl Store {
                         drop(sp);
                         outcome.failed.push((
                             trace.info().trace_id().to_owned(),
-                            StoreError::Sqlite {
-                                context: format!("writing trace {}", trace.info().trace_id()),
-                                message: err.to_string(),
-                            },
+                            sqlite_err(format!("writing trace {}", trace.info().trace_id()))(err),
                         ));
                     }
                 }

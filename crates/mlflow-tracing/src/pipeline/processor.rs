@@ -12,8 +12,8 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use super::{Msg, Shared};
-use crate::diag;
+use crate::assembly::{Msg, Shared};
+use crate::report;
 
 #[derive(Debug)]
 pub(crate) struct AssemblyProcessor {
@@ -42,7 +42,7 @@ impl SpanProcessor for AssemblyProcessor {
                 if shared.drop_report_due() {
                     let budget = &shared.budget;
                     let dropped = shared.counters.spans_dropped.get();
-                    diag::warn("queue-full", || {
+                    report::warn("queue-full", || {
                         format!(
                             "the export queue is full ({} of {} bytes in use): {dropped} \
                              span(s) dropped so far, the latest {:?}. Raise \
@@ -64,7 +64,7 @@ impl SpanProcessor for AssemblyProcessor {
         }
         if sent.is_err() {
             shared.counters.spans_dropped.inc();
-            diag::warn("ended-after-shutdown", || {
+            report::warn("ended-after-shutdown", || {
                 "a span ended after tracing was shut down and was dropped".to_owned()
             });
         }

@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use opentelemetry_proto::transform::common::tonic::Attributes;
 
 use crate::config::otlp::ResourceSettings;
-use crate::destination::EndedSpan;
+use crate::destination::SpanItem;
 use crate::types::StatusCode;
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`, with "is remote" clear: what MLflow sends.
@@ -44,13 +44,13 @@ pub(crate) fn resource(settings: &ResourceSettings, instance_id: &str) -> Resour
 }
 
 /// One request carrying `spans`.
-pub(crate) fn request(resource: &Resource, spans: &[EndedSpan]) -> ExportTraceServiceRequest {
+pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource.clone()),
             scope_spans: vec![ScopeSpans {
                 scope: Some(InstrumentationScope {
-                    name: crate::pipeline::SCOPE_NAME.to_owned(),
+                    name: crate::keys::SCOPE_NAME.to_owned(),
                     ..InstrumentationScope::default()
                 }),
                 spans: spans.iter().map(|s| to_proto(s)).collect(),

@@ -11,7 +11,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::{Retry, SendError, TlsMaterial, Transport, scrub, warn_on_partial_success};
+use super::retry::{Retry, SendError};
+use super::tls::TlsMaterial;
+use super::transport::{Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings};
 
 pub(super) struct GrpcTransport {

@@ -15,7 +15,9 @@ use reqwest::header::{
     CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
 
-use super::{Retry, SendError, TlsMaterial, Transport, scrub, warn_on_partial_success};
+use super::retry::{Retry, SendError};
+use super::tls::TlsMaterial;
+use super::transport::{Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
 
 pub(super) struct HttpTransport {

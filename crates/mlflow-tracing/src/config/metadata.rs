@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Env, env};
+use super::{Env, env};
 use crate::keys::metadata;
 
 /// The environment metadata, in MLflow's order.
-pub(crate) fn resolve(env: &Env) -> Vec<(&'static str, String)> {
-    let git = GitInfo::discover(&std::env::current_dir().unwrap_or_default());
+pub(crate) fn resolve(env: &Env, cwd: &Path) -> Vec<(&'static str, String)> {
+    let git = GitInfo::discover(cwd);
     vec![
         (metadata::USER, user(env)),
         (metadata::SOURCE_NAME, source_name()),

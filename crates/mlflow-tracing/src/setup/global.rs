@@ -5,22 +5,32 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex, Once, RwLock, Weak};
 use std::time::Duration;
 
-use crate::config::{Env, TrackingUri, env};
-use crate::diag;
+use super::tracing::Tracing;
+use crate::config::{
+    self, CodeSettings, ConfigError, Env, Experiment, TrackingUri, resolve_tracking_uri,
+};
+use crate::destination;
 use crate::error::{BuildError, FlushError};
-use crate::pipeline::{Pipeline, Tracing};
+use crate::pipeline::Pipeline;
+use crate::report;
 
 /// Settings made in code with [`set_tracking_uri`] and [`set_experiment`].
 #[derive(Debug, Clone, Default)]
 struct CodeConfig {
     tracking_uri: Option<String>,
-    experiment_id: Option<String>,
+    experiment: Option<Experiment>,
+}
+
+impl CodeConfig {
+    fn current() -> CodeConfig {
+        CODE.lock().map(|c| c.clone()).unwrap_or_default()
+    }
 }
 
 static GLOBAL: RwLock<Option<Tracing>> = RwLock::new(None);
 static CODE: Mutex<CodeConfig> = Mutex::new(CodeConfig {
     tracking_uri: None,
-    experiment_id: None,
+    experiment: None,
 });
 /// Pipelines replaced by a new configuration; flushed at exit if still alive.
 static RETIRED: Mutex<Vec<Weak<Pipeline>>> = Mutex::new(Vec::new());
@@ -28,19 +38,16 @@ static RETIRED: Mutex<Vec<Weak<Pipeline>>> = Mutex::new(Vec::new());
 const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 thread_local! {
-    static SCOPED: RefCell<Vec<Tracing>> = const { RefCell::new(Vec::new()) };
+    /// The thread's scoped default, set by [`Tracing::set_default`].
+    static SCOPED: RefCell<Option<Tracing>> = const { RefCell::new(None) };
 }
 
 /// The pipeline new traces on this thread go to.
 pub(crate) fn current_pipeline() -> Arc<Pipeline> {
-    if let Some(scoped) = SCOPED
-        .try_with(|s| s.borrow().last().cloned())
-        .ok()
-        .flatten()
-    {
-        return scoped.inner;
+    if let Some(scoped) = SCOPED.try_with(|s| s.borrow().clone()).ok().flatten() {
+        return scoped.pipeline().clone();
     }
-    global().inner
+    global().pipeline().clone()
 }
 
 /// The global pipeline, created from the environment on first use.
@@ -61,18 +68,16 @@ pub(crate) fn global() -> Tracing {
 }
 
 fn build_from_env() -> Tracing {
-    let code = CODE.lock().map(|c| c.clone()).unwrap_or_default();
-    let mut builder = Tracing::builder();
-    if let Some(uri) = code.tracking_uri {
-        builder = builder.tracking_uri(uri);
-    }
-    if let Some(id) = code.experiment_id {
-        builder = builder.experiment_id(id);
-    }
+    let code = CodeConfig::current();
+    let builder = Tracing::builder().with_code(CodeSettings {
+        tracking_uri: code.tracking_uri,
+        experiment: code.experiment,
+        ..CodeSettings::default()
+    });
     match builder.build() {
         Ok(tracing) => tracing,
         Err(err) => {
-            diag::error("lazy-init", || format!("tracing is disabled: {err}"));
+            report::error("lazy-init", || format!("tracing is disabled: {err}"));
             Tracing::disabled()
         }
     }
@@ -89,7 +94,7 @@ fn replace_global(new: Option<Tracing>) {
         && let Ok(mut retired) = RETIRED.lock()
     {
         retired.retain(|w| w.strong_count() > 0);
-        retired.push(Arc::downgrade(&old.inner));
+        retired.push(Arc::downgrade(old.pipeline()));
     }
 }
 
@@ -127,31 +132,37 @@ impl Drop for TracingGuard {
     fn drop(&mut self) {
         match self.tracing.shutdown() {
             Ok(()) | Err(FlushError::AlreadyShutDown) => {}
-            Err(err) => diag::error("guard-shutdown", || {
+            Err(err) => report::error("guard-shutdown", || {
                 format!("not every trace could be exported at shutdown: {err}")
             }),
         }
     }
 }
 
-/// Keeps a pipeline as this thread's default until dropped; see
-/// [`Tracing::set_default`].
+/// Keeps a pipeline as this thread's default until dropped, then restores the default
+/// that was current when it was created; see [`Tracing::set_default`].
 #[must_use = "the default is reset as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct DefaultGuard {
+    previous: Option<Tracing>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
-pub(crate) fn push_default(tracing: Tracing) -> DefaultGuard {
-    let _ = SCOPED.try_with(|s| s.borrow_mut().push(tracing));
+pub(crate) fn set_default(tracing: Tracing) -> DefaultGuard {
+    let previous = SCOPED
+        .try_with(|s| s.borrow_mut().replace(tracing))
+        .ok()
+        .flatten();
     DefaultGuard {
+        previous,
         _not_send: std::marker::PhantomData,
     }
 }
 
 impl Drop for DefaultGuard {
     fn drop(&mut self) {
-        let _ = SCOPED.try_with(|s| s.borrow_mut().pop());
+        let previous = self.previous.take();
+        let _ = SCOPED.try_with(|s| *s.borrow_mut() = previous);
     }
 }
 
@@ -159,8 +170,7 @@ impl Drop for DefaultGuard {
 /// Traces started afterwards use it; traces already running finish where they started.
 pub fn set_tracking_uri(uri: impl Into<String>) -> Result<(), BuildError> {
     let uri = uri.into();
-    let cwd = std::env::current_dir().unwrap_or_default();
-    TrackingUri::parse("set_tracking_uri", &uri, &cwd)?;
+    resolve_tracking_uri(&Env::from_fn(|_| None), Some(&uri), &config::current_dir())?;
     if let Ok(mut code) = CODE.lock() {
         code.tracking_uri = Some(uri);
     }
@@ -168,52 +178,39 @@ pub fn set_tracking_uri(uri: impl Into<String>) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// The tracking URI traces go to, in MLflow's spelling.
+/// Where traces go: the URI set with [`set_tracking_uri`], else `MLFLOW_TRACKING_URI`,
+/// else `mlflow.db` in the working directory.
+pub fn tracking_uri() -> Result<TrackingUri, ConfigError> {
+    let code = CodeConfig::current();
+    resolve_tracking_uri(
+        &Env::process(),
+        code.tracking_uri.as_deref(),
+        &config::current_dir(),
+    )
+    .map(|setting| setting.value)
+}
+
+/// The tracking URI traces go to, in MLflow's spelling (the value as given when it is
+/// invalid; [`tracking_uri`] says why).
 pub fn get_tracking_uri() -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let code = CODE.lock().ok().and_then(|c| c.tracking_uri.clone());
-    let raw = code.or_else(|| Env::process().get(env::MLFLOW_TRACKING_URI));
-    match raw {
-        Some(raw) => TrackingUri::parse("", &raw, &cwd)
-            .map(|u| u.to_uri())
-            .unwrap_or(raw),
-        None => TrackingUri::default_local(&cwd).to_uri(),
+    match tracking_uri() {
+        Ok(uri) => uri.to_string(),
+        Err(_) => CodeConfig::current()
+            .tracking_uri
+            .or_else(|| Env::process().get(config::env::MLFLOW_TRACKING_URI))
+            .unwrap_or_default(),
     }
 }
 
 /// Makes the experiment named `name` the one traces go to, creating it if it does not
 /// exist, like `mlflow.set_experiment`. Returns its id.
 pub fn set_experiment(name: &str) -> Result<String, BuildError> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let code = CODE.lock().ok().and_then(|c| c.tracking_uri.clone());
-    let uri = match code.or_else(|| Env::process().get(env::MLFLOW_TRACKING_URI)) {
-        Some(raw) => TrackingUri::parse(env::MLFLOW_TRACKING_URI, &raw, &cwd)?,
-        None => TrackingUri::default_local(&cwd),
-    };
-    let id = experiment_id_for(&uri, name)?;
+    let id = destination::experiment_id_by_name(&tracking_uri()?, name)?;
     if let Ok(mut code) = CODE.lock() {
-        code.experiment_id = Some(id.clone());
+        code.experiment = Some(Experiment::Id(id.clone()));
     }
     replace_global(None);
     Ok(id)
-}
-
-#[cfg(feature = "local-store")]
-fn experiment_id_for(uri: &TrackingUri, name: &str) -> Result<String, BuildError> {
-    let TrackingUri::Sqlite { path } = uri;
-    let mut store =
-        crate::local_store::Store::open(path).map_err(|e| BuildError::Store(e.to_string()))?;
-    store
-        .get_or_create_experiment(name)
-        .map_err(|e| BuildError::Store(e.to_string()))
-}
-
-#[cfg(not(feature = "local-store"))]
-fn experiment_id_for(_uri: &TrackingUri, _name: &str) -> Result<String, BuildError> {
-    Err(BuildError::FeatureDisabled {
-        feature: "local-store",
-        needed_for: "set_experiment",
-    })
 }
 
 /// Flushes the global pipeline: waits until every finished trace has been exported.
@@ -238,7 +235,7 @@ fn register_exit_flush() {
         // SAFETY: `flush_at_exit` is an `extern "C" fn()` that never unwinds.
         let rc = unsafe { libc::atexit(flush_at_exit) };
         if rc != 0 {
-            diag::warn("atexit", || {
+            report::warn("atexit", || {
                 "could not register the exit hook: call mlflow_tracing::flush() before the \
                  program ends"
                     .to_owned()
@@ -262,14 +259,14 @@ extern "C" fn flush_at_exit() {
                 retired
                     .iter()
                     .filter_map(Weak::upgrade)
-                    .map(|inner| Tracing { inner }),
+                    .map(Tracing::from_arc),
             );
         }
         for tracing in pipelines {
             match tracing.flush_with_timeout(EXIT_FLUSH_TIMEOUT) {
                 Ok(()) => {}
                 Err(FlushError::AlreadyShutDown) => {}
-                Err(err) => diag::error("exit-flush", || {
+                Err(err) => report::error("exit-flush", || {
                     format!("not every trace could be exported before exit: {err}")
                 }),
             }

@@ -10,10 +10,13 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use std::pin::Pin;
+use std::task::Poll;
+
 use opentelemetry::Context;
 use opentelemetry::context::{FutureExt as _, WithContext};
 
-use crate::span::{LiveSpan, SpanInner};
+use super::live::{LiveSpan, SpanInner};
 
 /// What the context holds for MLflow.
 #[derive(Clone)]
@@ -121,8 +124,34 @@ impl TraceContext {
 
     /// Makes this context current whenever `future` is polled; use it for futures handed
     /// to `tokio::spawn` or another executor.
-    pub fn wrap<F: Future>(&self, future: F) -> WithContext<F> {
-        future.with_context(self.cx.clone())
+    pub fn wrap<F: Future>(&self, future: F) -> InTrace<F> {
+        InTrace {
+            inner: future.with_context(self.cx.clone()),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs with a captured [`TraceContext`] current whenever it is polled;
+    /// see [`TraceContext::wrap`] and [`TraceFutureExt::in_current_trace`].
+    #[must_use = "futures do nothing unless `.await`ed or polled"]
+    pub struct InTrace<F> {
+        #[pin]
+        inner: WithContext<F>,
+    }
+}
+
+impl<F> fmt::Debug for InTrace<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InTrace").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for InTrace<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        self.project().inner.poll(cx)
     }
 }
 
@@ -130,7 +159,7 @@ impl TraceContext {
 pub trait TraceFutureExt: Future + Sized {
     /// Runs this future with the current context (and its MLflow span), wherever it is
     /// polled: `tokio::spawn(work().in_current_trace())`.
-    fn in_current_trace(self) -> WithContext<Self> {
+    fn in_current_trace(self) -> InTrace<Self> {
         TraceContext::current().wrap(self)
     }
 }

@@ -1,0 +1,125 @@
+//! What the assembler thread receives ([`Msg`]), the state every span of one trace shares
+//! ([`TraceShared`]), and the state shared between the pipeline's handle, its span
+//! processor and the assembler ([`Shared`]).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use opentelemetry::trace::TraceId;
+use opentelemetry::{StringValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::model::TraceUpdate;
+use crate::stats::Counters;
+use crate::sync::{Barrier, Budget, Ticket};
+
+/// What the assembler thread receives.
+// Unboxed on purpose: the channel stores messages in blocks of 31, so a large variant
+// costs one allocation per block instead of one per span, and no allocation crosses
+// threads for the box.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Msg {
+    /// A root span started: a new trace.
+    TraceStarted(Arc<TraceShared>),
+    /// A span ended.
+    SpanEnded(SpanData, Ticket),
+    /// A span ended but did not fit in the queue.
+    SpanDropped { trace_id: TraceId, root: bool },
+    /// `update_current_trace`.
+    Update {
+        trace_id: TraceId,
+        update: Box<TraceUpdate>,
+    },
+    /// Export everything received so far.
+    Flush(Arc<Barrier>),
+    /// Export everything received so far, then stop.
+    Shutdown(Arc<Barrier>),
+}
+
+/// State shared by every span of one trace.
+#[derive(Debug)]
+pub(crate) struct TraceShared {
+    pub(crate) otel_trace_id: TraceId,
+    /// `tr-<32 hex>`.
+    pub(crate) request_id: Arc<str>,
+    /// `"\"tr-<32 hex>\""`, the value of `mlflow.traceRequestId` on every span.
+    request_id_attr: StringValue,
+    /// The root span's name, the trace name.
+    pub(crate) root_name: String,
+    /// Recording spans started in this trace; the trace is complete when the assembler
+    /// has received this many.
+    pub(crate) started: AtomicU32,
+}
+
+impl TraceShared {
+    pub(crate) fn new(otel_trace_id: TraceId, root_name: String) -> Self {
+        let request_id: Arc<str> =
+            format!("{}{otel_trace_id}", crate::keys::TRACE_ID_PREFIX).into();
+        let request_id_attr = StringValue::from(Arc::<str>::from(crate::json::quote(&request_id)));
+        TraceShared {
+            otel_trace_id,
+            request_id,
+            request_id_attr,
+            root_name,
+            started: AtomicU32::new(1),
+        }
+    }
+
+    /// The value of `mlflow.traceRequestId`.
+    pub(crate) fn request_id_value(&self) -> Value {
+        Value::String(self.request_id_attr.clone())
+    }
+}
+
+/// State shared between the pipeline's handle, its span processor and the assembler.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) budget: Arc<Budget>,
+    pub(crate) counters: Counters,
+    /// The assembler thread. It polls its queue on its own schedule, so that ending a span
+    /// never costs a wake-up (a system call); it is woken only for flushes, shutdown and
+    /// when queued memory grows large.
+    assembler: OnceLock<std::thread::Thread>,
+    /// When the pipeline started, and when (in seconds since, plus one) a dropped span
+    /// was last reported.
+    started: Instant,
+    last_drop_report: AtomicU64,
+}
+
+impl Shared {
+    /// Shared state with a memory bound of `max_queue_bytes`.
+    pub(crate) fn new(max_queue_bytes: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            budget: Budget::new(max_queue_bytes),
+            counters: Counters::default(),
+            assembler: OnceLock::new(),
+            started: Instant::now(),
+            last_drop_report: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether a "queue full" report is due: at most one every 30 seconds, decided with
+    /// one atomic operation so that an overloaded caller does not contend on a lock.
+    pub(crate) fn drop_report_due(&self) -> bool {
+        let now = self.started.elapsed().as_secs() + 1;
+        let last = self.last_drop_report.load(Ordering::Relaxed);
+        (last == 0 || now >= last + 30)
+            && self
+                .last_drop_report
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Records the assembler thread, to be woken.
+    pub(crate) fn set_assembler(&self, thread: std::thread::Thread) {
+        let _ = self.assembler.set(thread);
+    }
+
+    /// Wakes the assembler to drain its queue now.
+    pub(crate) fn wake_assembler(&self) {
+        if let Some(thread) = self.assembler.get() {
+            thread.unpark();
+        }
+    }
+}

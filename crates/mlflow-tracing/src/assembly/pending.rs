@@ -1,0 +1,169 @@
+//! A trace whose spans are still arriving ([`Pending`]), and the finished trace built from
+//! it once they all have: MLflow's `_update_trace_info` (timing, state, previews, token
+//! usage, tags and metadata).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use indexmap::IndexMap;
+
+use super::convert::raw_attribute;
+use super::inbox::TraceShared;
+use crate::destination::CompletedTrace;
+use crate::json;
+use crate::keys::{self, metadata, tag};
+use crate::model::summary::{aggregate_token_usage, preview, truncate_metadata_value};
+use crate::model::{Span, Trace, TraceInfo, TraceUpdate};
+use crate::sync::Ticket;
+use crate::types::{StatusCode, TraceState};
+
+/// A trace whose spans are still arriving.
+pub(super) struct Pending {
+    pub(super) shared: Arc<TraceShared>,
+    pub(super) spans: Vec<Span>,
+    pub(super) received: u32,
+    pub(super) dropped: u32,
+    pub(super) root_ended: bool,
+    pub(super) root_dropped: bool,
+    pub(super) tags: IndexMap<String, String>,
+    metadata: IndexMap<String, String>,
+    client_request_id: Option<String>,
+    request_preview: Option<String>,
+    response_preview: Option<String>,
+    state: Option<TraceState>,
+    pub(super) ticket: Ticket,
+    pub(super) created: Instant,
+}
+
+impl Pending {
+    pub(super) fn is_complete(&self) -> bool {
+        (self.root_ended || self.root_dropped)
+            && self.received + self.dropped >= self.shared.started.load(Ordering::Acquire)
+    }
+
+    pub(super) fn apply(&mut self, update: TraceUpdate) {
+        let TraceUpdate {
+            tags,
+            metadata: meta,
+            client_request_id,
+            request_preview,
+            response_preview,
+            state,
+            session_id,
+            user,
+            model_id,
+        } = update;
+        self.tags.extend(tags);
+        self.metadata.extend(meta);
+        if let Some(session) = session_id {
+            self.metadata
+                .insert(metadata::TRACE_SESSION.to_owned(), session);
+        }
+        if let Some(user) = user {
+            self.metadata.insert(metadata::TRACE_USER.to_owned(), user);
+        }
+        if let Some(model_id) = model_id {
+            self.metadata
+                .insert(metadata::MODEL_ID.to_owned(), model_id);
+        }
+        if client_request_id.is_some() {
+            self.client_request_id = client_request_id;
+        }
+        if let Some(p) = request_preview.filter(|p| !p.is_empty()) {
+            self.request_preview = Some(p);
+        }
+        if let Some(p) = response_preview.filter(|p| !p.is_empty()) {
+            self.response_preview = Some(p);
+        }
+        if state.is_some() {
+            self.state = state;
+        }
+    }
+
+    /// A new trace, with the metadata every trace carries and its name.
+    pub(super) fn new(
+        shared: Arc<TraceShared>,
+        trace_metadata: &[(&'static str, String)],
+    ) -> Pending {
+        let mut metadata: IndexMap<String, String> = trace_metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        metadata.insert(
+            metadata::SCHEMA_VERSION.to_owned(),
+            keys::TRACE_SCHEMA_VERSION.to_owned(),
+        );
+        let mut tags = IndexMap::new();
+        tags.insert(tag::TRACE_NAME.to_owned(), shared.root_name.clone());
+        Pending {
+            shared,
+            spans: Vec::new(),
+            received: 0,
+            dropped: 0,
+            root_ended: false,
+            root_dropped: false,
+            tags,
+            metadata,
+            client_request_id: None,
+            request_preview: None,
+            response_preview: None,
+            state: None,
+            ticket: Ticket::default(),
+            created: Instant::now(),
+        }
+    }
+
+    /// Builds the finished trace: MLflow's `_update_trace_info` and previews.
+    pub(super) fn finish(self, experiment_id: Option<String>) -> CompletedTrace {
+        let mut pending = self;
+        pending.spans.sort_by_key(|s| s.start_time_ns);
+        let root = pending.spans.iter().find(|s| s.parent_id.is_none());
+        let (start, end, root_error, inputs, outputs) = match root {
+            Some(root) => (
+                root.start_time_ns,
+                root.end_time_ns,
+                root.status.code() == StatusCode::Error,
+                raw_attribute(root, keys::span::INPUTS),
+                raw_attribute(root, keys::span::OUTPUTS),
+            ),
+            None => (0, 0, false, None, None),
+        };
+        let mut metadata = pending.metadata;
+        metadata.insert(
+            metadata::INPUTS.to_owned(),
+            truncate_metadata_value(inputs.as_deref()),
+        );
+        metadata.insert(
+            metadata::OUTPUTS.to_owned(),
+            truncate_metadata_value(outputs.as_deref()),
+        );
+        if let Some(usage) = aggregate_token_usage(&pending.spans) {
+            metadata.insert(metadata::TOKEN_USAGE.to_owned(), json::dumps(&usage));
+        }
+        let request_preview = pending
+            .request_preview
+            .or_else(|| inputs.map(|raw| preview(&raw, "user", keys::MAX_CHARS_IN_PREVIEW)));
+        let response_preview = pending
+            .response_preview
+            .or_else(|| outputs.map(|raw| preview(&raw, "assistant", keys::MAX_CHARS_IN_PREVIEW)));
+        let state = pending.state.unwrap_or(if root_error {
+            TraceState::Error
+        } else {
+            TraceState::Ok
+        });
+        let info = TraceInfo {
+            trace_id: pending.shared.request_id.to_string(),
+            experiment_id,
+            request_time_ms: (start / 1_000_000) as i64,
+            execution_duration_ms: Some((end.saturating_sub(start) / 1_000_000) as i64),
+            state,
+            request_preview,
+            response_preview,
+            client_request_id: pending.client_request_id,
+            metadata,
+            tags: pending.tags,
+        };
+        CompletedTrace::new(Trace::new(info, pending.spans), pending.ticket)
+    }
+}

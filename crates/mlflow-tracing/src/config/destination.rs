@@ -1,0 +1,54 @@
+//! [`Destination`]: where a pipeline sends traces, as configured.
+
+use std::fmt;
+
+use super::{Experiment, Protocol, TrackingUri};
+
+/// A place a pipeline sends traces to; see
+/// [`Tracing::destinations`](crate::Tracing::destinations).
+///
+/// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`
+/// or `OTLP/gRPC http://localhost:4317`. It never holds a secret (header values are not
+/// part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Destination {
+    /// An MLflow SQLite database: whole traces, as MLflow's own store writes them.
+    LocalStore {
+        /// The database.
+        uri: TrackingUri,
+        /// The experiment traces are logged to.
+        experiment: Experiment,
+    },
+    /// An OpenTelemetry receiver: spans as they end, over OTLP.
+    Otlp {
+        /// The transport.
+        protocol: Protocol,
+        /// Where requests go, as configured.
+        endpoint: String,
+    },
+    /// A [`TraceExporter`](crate::TraceExporter) added in code.
+    Exporter {
+        /// Its [`name`](crate::TraceExporter::name).
+        name: String,
+    },
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::LocalStore { uri, experiment } => {
+                write!(f, "MLflow SQLite store {uri} ({experiment})")
+            }
+            Destination::Otlp { protocol, endpoint } => {
+                let protocol = match protocol {
+                    Protocol::Grpc => "OTLP/gRPC",
+                    Protocol::HttpProtobuf => "OTLP/HTTP (protobuf)",
+                    Protocol::HttpJson => "OTLP/HTTP (JSON)",
+                };
+                write!(f, "{protocol} {endpoint}")
+            }
+            Destination::Exporter { name } => f.write_str(name),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The resolved configuration as a list of entries, fit to print: what `doctor` shows.
+
+use std::time::Duration;
+
+use super::otlp::Protocol;
+use super::{Experiment, Setting, Settings, Source, TrackingUri, env};
+
+/// One resolved setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigEntry {
+    /// What it is, e.g. `OTLP endpoint`.
+    pub name: &'static str,
+    /// Its value, fit to print: header values and other secrets are redacted.
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+impl Settings {
+    /// Every setting for display, secrets redacted.
+    pub(crate) fn entries(&self) -> Vec<ConfigEntry> {
+        fn millis(d: &Duration) -> String {
+            format!("{} ms", d.as_millis())
+        }
+        fn entry<T>(
+            name: &'static str,
+            s: &Setting<T>,
+            show: impl Fn(&T) -> String,
+        ) -> ConfigEntry {
+            ConfigEntry {
+                name,
+                value: show(&s.value),
+                source: s.source.clone(),
+            }
+        }
+        let mut entries = vec![
+            entry("tracking URI", &self.tracking_uri, TrackingUri::to_string),
+            entry("experiment", &self.experiment, |e| match e {
+                Experiment::Default => "0 (Default)".to_owned(),
+                Experiment::Id(id) => format!("id {id}"),
+                Experiment::Name(name) => format!("name {name:?}"),
+            }),
+            entry("sampling ratio", &self.sampling_ratio, f64::to_string),
+            entry("queue memory bound", &self.max_queue_bytes, |b| {
+                format!("{b} bytes")
+            }),
+            entry("flush timeout", &self.flush_timeout, millis),
+            entry("unfinished trace TTL", &self.buffer_ttl, |d| {
+                format!("{} s", d.as_secs())
+            }),
+        ];
+        match &self.otlp {
+            None => entries.push(ConfigEntry {
+                name: "OTLP export",
+                value: "off (no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)"
+                    .to_owned(),
+                source: Source::Default,
+            }),
+            Some(otlp) => {
+                entries.push(entry("OTLP endpoint", &otlp.endpoint, String::clone));
+                entries.push(entry("OTLP protocol", &otlp.protocol, |p| {
+                    p.as_str().to_owned()
+                }));
+                entries.push(entry("OTLP headers", &otlp.headers, |h| h.redacted()));
+                entries.push(entry("OTLP timeout", &otlp.timeout, millis));
+                entries.push(entry("OTLP compression", &otlp.compression, |c| {
+                    c.as_str().to_owned()
+                }));
+                for (name, file) in [
+                    ("OTLP CA certificate", &otlp.tls.certificate),
+                    ("OTLP client certificate", &otlp.tls.client_certificate),
+                    ("OTLP client key", &otlp.tls.client_key),
+                ] {
+                    entries.push(match file {
+                        Some(path) => entry(name, path, |p| p.display().to_string()),
+                        None => ConfigEntry {
+                            name,
+                            value: "(none)".to_owned(),
+                            source: Source::Default,
+                        },
+                    });
+                }
+                if otlp.protocol.value == Protocol::Grpc {
+                    entries.push(entry(
+                        "OTLP insecure (gRPC)",
+                        &otlp.insecure,
+                        bool::to_string,
+                    ));
+                }
+                let b = &otlp.batch;
+                entries.push(entry("OTLP batch delay", &b.schedule_delay, millis));
+                entries.push(entry(
+                    "OTLP batch size",
+                    &b.max_export_batch_size,
+                    usize::to_string,
+                ));
+                entries.push(match &b.max_queue_size {
+                    Some(s) => entry("OTLP queue size", s, usize::to_string),
+                    None => ConfigEntry {
+                        name: "OTLP queue size",
+                        value: "bounded by memory only".to_owned(),
+                        source: Source::Default,
+                    },
+                });
+                entries.push(entry("OTLP export timeout", &b.export_timeout, millis));
+                entries.push(entry(
+                    "dual export (store + OTLP)",
+                    &self.dual_export,
+                    bool::to_string,
+                ));
+                let resource = &otlp.resource;
+                entries.push(entry("service.name", &resource.service_name, String::clone));
+                if !resource.attributes.is_empty() {
+                    entries.push(ConfigEntry {
+                        name: "resource attributes",
+                        value: resource
+                            .attributes
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
+                    });
+                }
+            }
+        }
+        entries
+    }
+}

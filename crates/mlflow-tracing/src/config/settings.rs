@@ -1,0 +1,232 @@
+//! [`Settings`]: everything tracing is configured with, resolved once from the values set
+//! in code ([`CodeSettings`]) and the environment.
+
+use std::path::Path;
+use std::time::Duration;
+
+use opentelemetry_sdk::trace::SpanLimits;
+
+use super::otlp::{self, OtlpCode, OtlpSettings};
+use super::{
+    ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
+    parse_positive, parse_ratio, parse_u64, resolve_experiment, resolve_tracking_uri,
+};
+
+const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
+const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
+const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
+const DEFAULT_SPAN_LIMIT: u32 = 128;
+
+/// Settings made in code (the builder, `set_tracking_uri`, `set_experiment`); each wins
+/// over the environment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CodeSettings {
+    pub(crate) tracking_uri: Option<String>,
+    pub(crate) experiment: Option<Experiment>,
+    pub(crate) sampling_ratio: Option<f64>,
+    pub(crate) max_queue_bytes: Option<u64>,
+    pub(crate) flush_timeout: Option<Duration>,
+    pub(crate) buffer_ttl: Option<Duration>,
+    pub(crate) otlp: OtlpCode,
+}
+
+/// The resolved configuration of one pipeline, each value with where it came from.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) tracking_uri: Setting<TrackingUri>,
+    pub(crate) experiment: Setting<Experiment>,
+    pub(crate) sampling_ratio: Setting<f64>,
+    pub(crate) max_queue_bytes: Setting<u64>,
+    pub(crate) flush_timeout: Setting<Duration>,
+    pub(crate) buffer_ttl: Setting<Duration>,
+    pub(crate) span_limits: SpanLimits,
+    /// OTLP trace export; `None` when off.
+    pub(crate) otlp: Option<OtlpSettings>,
+    pub(crate) dual_export: Setting<bool>,
+    /// `mlflow.user`, `mlflow.source.*`: metadata every trace carries.
+    pub(crate) trace_metadata: Vec<(&'static str, String)>,
+}
+
+impl Settings {
+    /// Resolves every setting: code > specific variable > generic variable > default.
+    /// Relative paths resolve against `cwd`.
+    pub(crate) fn resolve(
+        e: &Env,
+        code: &CodeSettings,
+        cwd: &Path,
+    ) -> Result<Settings, ConfigError> {
+        let tracking_uri = resolve_tracking_uri(e, code.tracking_uri.as_deref(), cwd)?;
+        let experiment = resolve_experiment(e, code.experiment.as_ref());
+        if let Some(ratio) = code.sampling_ratio {
+            parse_ratio(&ratio.to_string()).map_err(|expected| {
+                ConfigError::new("sampling_ratio", &ratio.to_string(), expected)
+            })?;
+        }
+        let sampling_ratio = e.resolve(
+            code.sampling_ratio,
+            &[env::MLFLOW_TRACE_SAMPLING_RATIO],
+            parse_ratio,
+            1.0,
+        )?;
+        let max_queue_bytes = e.resolve(
+            code.max_queue_bytes,
+            &[env::MLFLOW_TRACE_MAX_QUEUE_BYTES],
+            parse_u64,
+            DEFAULT_MAX_QUEUE_BYTES,
+        )?;
+        let flush_timeout = e
+            .resolve(
+                code.flush_timeout.map(|d| d.as_millis() as u64),
+                &[env::MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS],
+                parse_u64,
+                DEFAULT_FLUSH_TIMEOUT_MILLIS,
+            )
+            .map(|s| Setting::new(Duration::from_millis(s.value), s.source))?;
+        let buffer_ttl = e
+            .resolve(
+                code.buffer_ttl.map(|d| d.as_secs()),
+                &[env::MLFLOW_TRACE_BUFFER_TTL_SECONDS],
+                parse_u64,
+                DEFAULT_BUFFER_TTL_SECONDS,
+            )
+            .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
+        let limit = |var| {
+            e.resolve(None, &[var], parse_positive, DEFAULT_SPAN_LIMIT)
+                .map(|s| s.value)
+        };
+        let span_limits = SpanLimits {
+            max_attributes_per_span: limit(env::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT)?,
+            max_events_per_span: limit(env::OTEL_SPAN_EVENT_COUNT_LIMIT)?,
+            max_links_per_span: limit(env::OTEL_SPAN_LINK_COUNT_LIMIT)?,
+            ..SpanLimits::default()
+        };
+        let otlp = otlp::resolve_traces(e, &code.otlp)?;
+        let dual_export = e.resolve(
+            None,
+            &[
+                env::MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT,
+                env::MLFLOW_ENABLE_DUAL_EXPORT,
+            ],
+            parse_bool,
+            false,
+        )?;
+        Ok(Settings {
+            tracking_uri,
+            experiment,
+            sampling_ratio,
+            max_queue_bytes,
+            flush_timeout,
+            buffer_ttl,
+            span_limits,
+            otlp,
+            dual_export,
+            trace_metadata: metadata::resolve(e, cwd),
+        })
+    }
+
+    /// The defaults, reading nothing (for a pipeline that records nothing).
+    pub(crate) fn defaults() -> Settings {
+        Settings {
+            tracking_uri: Setting::new(TrackingUri::default_local(Path::new(".")), Source::Default),
+            experiment: Setting::new(Experiment::Default, Source::Default),
+            sampling_ratio: Setting::new(1.0, Source::Default),
+            max_queue_bytes: Setting::new(DEFAULT_MAX_QUEUE_BYTES, Source::Default),
+            flush_timeout: Setting::new(
+                Duration::from_millis(DEFAULT_FLUSH_TIMEOUT_MILLIS),
+                Source::Default,
+            ),
+            buffer_ttl: Setting::new(
+                Duration::from_secs(DEFAULT_BUFFER_TTL_SECONDS),
+                Source::Default,
+            ),
+            span_limits: SpanLimits::default(),
+            otlp: None,
+            dual_export: Setting::new(false, Source::Default),
+            trace_metadata: Vec::new(),
+        }
+    }
+
+    /// Whether traces go to the MLflow store named by the tracking URI: always, unless
+    /// OTLP export replaces it (OTLP on, dual export off).
+    pub(crate) fn exports_to_store(&self) -> bool {
+        self.otlp.is_none() || self.dual_export.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(vars: &[(&str, &str)]) -> Env {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env::from_fn(move |k| map.get(k).cloned())
+    }
+
+    fn resolve(vars: &[(&str, &str)], code: &CodeSettings) -> Result<Settings, ConfigError> {
+        Settings::resolve(&env_of(vars), code, Path::new("/w"))
+    }
+
+    #[test]
+    fn defaults_without_configuration() {
+        let s = resolve(&[], &CodeSettings::default()).unwrap();
+        assert_eq!(s.tracking_uri.value.to_string(), "sqlite:////w/mlflow.db");
+        assert_eq!(s.experiment.value, Experiment::Default);
+        assert_eq!(s.sampling_ratio, Setting::new(1.0, Source::Default));
+        assert_eq!(s.max_queue_bytes.value, 128 * 1024 * 1024);
+        assert_eq!(s.flush_timeout.value, Duration::from_secs(10));
+        assert_eq!(s.buffer_ttl.value, Duration::from_secs(3600));
+        assert_eq!(s.span_limits.max_attributes_per_span, 128);
+        assert!(s.otlp.is_none());
+        assert!(s.exports_to_store());
+    }
+
+    #[test]
+    fn code_wins_over_the_environment() {
+        let code = CodeSettings {
+            tracking_uri: Some("sqlite:///code.db".into()),
+            sampling_ratio: Some(0.5),
+            flush_timeout: Some(Duration::from_millis(250)),
+            ..CodeSettings::default()
+        };
+        let s = resolve(
+            &[
+                ("MLFLOW_TRACKING_URI", "sqlite:///env.db"),
+                ("MLFLOW_TRACE_SAMPLING_RATIO", "0.25"),
+                ("MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS", "5"),
+                ("OTEL_SPAN_EVENT_COUNT_LIMIT", "7"),
+            ],
+            &code,
+        )
+        .unwrap();
+        assert_eq!(s.tracking_uri.value.to_string(), "sqlite:////w/code.db");
+        assert_eq!(s.sampling_ratio, Setting::new(0.5, Source::Code));
+        assert_eq!(s.flush_timeout.value, Duration::from_millis(250));
+        assert_eq!(s.span_limits.max_events_per_span, 7);
+        let bad = CodeSettings {
+            sampling_ratio: Some(2.0),
+            ..CodeSettings::default()
+        };
+        assert_eq!(resolve(&[], &bad).unwrap_err().variable(), "sampling_ratio");
+    }
+
+    #[test]
+    fn otlp_replaces_the_store_unless_dual() {
+        let otlp = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317");
+        let s = resolve(&[otlp], &CodeSettings::default()).unwrap();
+        assert!(s.otlp.is_some() && !s.exports_to_store());
+        let s = resolve(
+            &[otlp, ("MLFLOW_ENABLE_DUAL_EXPORT", "true")],
+            &CodeSettings::default(),
+        )
+        .unwrap();
+        assert!(s.otlp.is_some() && s.exports_to_store());
+        assert_eq!(
+            s.dual_export.source,
+            Source::Env("MLFLOW_ENABLE_DUAL_EXPORT")
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! [`Routes`]: the workers of a pipeline's sinks, and the fan-out that hands every span to
+//! every span sink and every trace to every trace sink.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::worker::WorkerHandle;
+use super::{AnySink, SpanItem, TraceItem};
+use crate::config::Destination;
+use crate::stats::{DestinationStats, Unit};
+use crate::sync::Barrier;
+
+/// The running workers of a pipeline's sinks, by kind.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routes {
+    spans: Vec<WorkerHandle<SpanItem>>,
+    traces: Vec<WorkerHandle<TraceItem>>,
+    /// Every destination, in the order the sinks were given.
+    destinations: Vec<Destination>,
+    /// Where each of those is: (is a span sink, index).
+    order: Vec<(bool, usize)>,
+}
+
+impl Routes {
+    /// Starts a worker thread for each sink.
+    pub(crate) fn start(sinks: Vec<AnySink>) -> (Routes, Vec<JoinHandle<()>>) {
+        let mut routes = Routes::default();
+        let mut threads = Vec::new();
+        for sink in sinks {
+            routes.destinations.push(sink.destination());
+            let thread = match sink {
+                AnySink::Spans(sink) => {
+                    let (handle, thread) = WorkerHandle::spawn(sink, Unit::Spans);
+                    routes.order.push((true, routes.spans.len()));
+                    routes.spans.push(handle);
+                    thread
+                }
+                AnySink::Traces(sink) => {
+                    let (handle, thread) = WorkerHandle::spawn(sink, Unit::Traces);
+                    routes.order.push((false, routes.traces.len()));
+                    routes.traces.push(handle);
+                    thread
+                }
+            };
+            threads.extend(thread);
+        }
+        (routes, threads)
+    }
+
+    /// Whether there is no sink at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.traces.is_empty()
+    }
+
+    /// Whether some sink takes spans as they end.
+    pub(crate) fn wants_spans(&self) -> bool {
+        !self.spans.is_empty()
+    }
+
+    /// Whether some sink takes finished traces.
+    pub(crate) fn wants_traces(&self) -> bool {
+        !self.traces.is_empty()
+    }
+
+    /// Hands `spans` to every span sink.
+    pub(crate) fn send_spans(&self, spans: Vec<SpanItem>) {
+        fan_out(&self.spans, spans);
+    }
+
+    /// Hands `traces` to every trace sink.
+    pub(crate) fn send_traces(&self, traces: Vec<TraceItem>) {
+        fan_out(&self.traces, traces);
+    }
+
+    /// Counts a span that could not be handed to the span sinks as failed for each.
+    pub(crate) fn count_span_dropped(&self) {
+        for sink in &self.spans {
+            sink.count_dropped(1);
+        }
+    }
+
+    /// The span sinks' destinations, for messages.
+    pub(crate) fn span_destinations(&self) -> impl Iterator<Item = &Destination> {
+        self.spans.iter().map(WorkerHandle::destination)
+    }
+
+    /// How many workers take part in a flush.
+    pub(crate) fn workers(&self) -> usize {
+        self.spans.len() + self.traces.len()
+    }
+
+    /// Asks every worker to export what it holds, then complete its part of `barrier`.
+    pub(crate) fn flush(&self, barrier: &Arc<Barrier>) {
+        self.spans.iter().for_each(|w| w.flush(barrier.clone()));
+        self.traces.iter().for_each(|w| w.flush(barrier.clone()));
+    }
+
+    /// Asks every worker to export what it holds and stop.
+    pub(crate) fn shutdown(&self, barrier: &Arc<Barrier>) {
+        self.spans.iter().for_each(|w| w.shutdown(barrier.clone()));
+        self.traces.iter().for_each(|w| w.shutdown(barrier.clone()));
+    }
+
+    /// Every destination, in the order the sinks were given.
+    pub(crate) fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    /// Each destination's counters, in the order the sinks were given.
+    pub(crate) fn stats(&self) -> Vec<DestinationStats> {
+        self.order
+            .iter()
+            .map(|&(span, i)| {
+                if span {
+                    self.spans[i].stats()
+                } else {
+                    self.traces[i].stats()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Sends `items` to each worker: shared `Arc`s, so one clone of the list per extra worker.
+fn fan_out<T: Clone + Send + 'static>(workers: &[WorkerHandle<T>], items: Vec<T>) {
+    let Some((last, others)) = workers.split_last() else {
+        return;
+    };
+    for worker in others {
+        worker.send(items.clone());
+    }
+    last.send(items);
+}

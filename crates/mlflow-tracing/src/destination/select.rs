@@ -1,0 +1,37 @@
+//! Which destinations a configuration selects.
+//!
+//! Each destination module has a `select` function that builds its sink when the settings
+//! call for it (and fails with the missing cargo feature when they call for it but it is
+//! not compiled in). Adding a destination is one module and one line in [`SELECTORS`].
+
+use super::{AnySink, local_store, otlp};
+use crate::config::{Settings, TrackingUri};
+use crate::error::BuildError;
+
+/// A destination module's `select`.
+type Selector = fn(&Settings) -> Result<Option<AnySink>, BuildError>;
+
+/// Every destination the configuration can select, in the order they are listed.
+const SELECTORS: &[Selector] = &[
+    // OTLP, when an endpoint is configured.
+    otlp::select,
+    // The MLflow store the tracking URI names, unless OTLP replaces it.
+    local_store::select,
+];
+
+/// The sinks `settings` select.
+pub(crate) fn select(settings: &Settings) -> Result<Vec<AnySink>, BuildError> {
+    let mut sinks = Vec::new();
+    for selector in SELECTORS {
+        sinks.extend(selector(settings)?);
+    }
+    Ok(sinks)
+}
+
+/// The id of the experiment named `name` in the store `uri` names, created when missing
+/// (`set_experiment`).
+pub(crate) fn experiment_id_by_name(uri: &TrackingUri, name: &str) -> Result<String, BuildError> {
+    match uri {
+        TrackingUri::Sqlite { path } => local_store::experiment_id_by_name(path, name),
+    }
+}

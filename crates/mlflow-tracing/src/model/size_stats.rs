@@ -1,0 +1,244 @@
+//! MLflow's `mlflow.trace.sizeStats`: the JSON size of each span and of the trace info, as
+//! the Python SDK 3.17 computes it (`utils/__init__.py`).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::summary::truncate_chars;
+use super::{Span, TraceInfo};
+use crate::keys::{self, MAX_CHARS_IN_METADATA};
+
+/// MLflow's `mlflow.trace.sizeStats` value and total size: each span's JSON size, the trace
+/// info's JSON size and the separators between spans; percentiles by linear interpolation.
+pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value>, usize) {
+    let mut sizes: Vec<usize> = spans.iter().map(Span::mlflow_json_ascii_len).collect();
+    let info_size = crate::json::ascii_len(&EmptyTrace(info));
+    let total = sizes.iter().sum::<usize>() + info_size + 2 * sizes.len().saturating_sub(1);
+    sizes.sort_unstable();
+    let mut stats = Map::new();
+    stats.insert("total_size_bytes".into(), total.into());
+    stats.insert("num_spans".into(), sizes.len().into());
+    stats.insert("max".into(), sizes.last().copied().unwrap_or(0).into());
+    for (key, p) in [("p25", 0.25), ("p50", 0.5), ("p75", 0.75)] {
+        stats.insert(key.into(), (percentile(&sizes, p) as u64).into());
+    }
+    (stats, total)
+}
+
+fn percentile(sorted: &[usize], p: f64) -> f64 {
+    let Some(last) = sorted.last() else {
+        return 0.0;
+    };
+    let index = p * (sorted.len() - 1) as f64;
+    let lower = index as usize;
+    if lower + 1 >= sorted.len() {
+        return *last as f64;
+    }
+    let weight = index - lower as f64;
+    sorted[lower] as f64 * (1.0 - weight) + sorted[lower + 1] as f64 * weight
+}
+
+/// `Trace(info, TraceData([])).to_json()`: `TraceInfo.to_dict()` of MLflow 3.17 with no
+/// spans. Only its length matters; the layout follows `MessageToDict` of the proto.
+struct EmptyTrace<'a>(&'a TraceInfo);
+
+impl Serialize for EmptyTrace<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let info = self.0;
+        let mut dict = Map::new();
+        dict.insert("trace_id".into(), info.trace_id.clone().into());
+        if let Some(id) = &info.client_request_id {
+            dict.insert("client_request_id".into(), id.clone().into());
+        }
+        if let Some(experiment_id) = &info.experiment_id {
+            dict.insert(
+                "trace_location".into(),
+                serde_json::json!({
+                    "type": "MLFLOW_EXPERIMENT",
+                    "mlflow_experiment": {"experiment_id": experiment_id},
+                }),
+            );
+        }
+        dict.insert(
+            "request_time".into(),
+            timestamp_json(info.request_time_ms).into(),
+        );
+        dict.insert("state".into(), info.state.as_str().into());
+        if !info.metadata.is_empty() {
+            let metadata: Map<String, Value> = info
+                .metadata
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        truncate_chars(k, MAX_CHARS_IN_METADATA).to_owned(),
+                        truncate_chars(v, MAX_CHARS_IN_METADATA).into(),
+                    )
+                })
+                .collect();
+            dict.insert("trace_metadata".into(), metadata.into());
+        }
+        if !info.tags.is_empty() {
+            let tags: Map<String, Value> = info
+                .tags
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        truncate_chars(k, keys::MAX_CHARS_IN_TAG_KEY).to_owned(),
+                        truncate_chars(v, keys::MAX_CHARS_IN_TAG_VALUE).into(),
+                    )
+                })
+                .collect();
+            dict.insert("tags".into(), tags.into());
+        }
+        if let Some(p) = &info.request_preview {
+            dict.insert("request_preview".into(), p.clone().into());
+        }
+        if let Some(p) = &info.response_preview {
+            dict.insert("response_preview".into(), p.clone().into());
+        }
+        if let Some(d) = info.execution_duration_ms {
+            dict.insert("execution_duration_ms".into(), d.into());
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("info", &dict)?;
+        map.serialize_entry("data", &serde_json::json!({"spans": []}))?;
+        map.end()
+    }
+}
+
+/// A protobuf `Timestamp` in JSON form for a millisecond time: RFC 3339 UTC, with `.mmm`
+/// only when the milliseconds are not zero.
+pub(crate) fn timestamp_json(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let (date, time) = civil_from_unix(secs);
+    if millis == 0 {
+        format!("{date}T{time}Z")
+    } else {
+        format!("{date}T{time}.{millis:03}Z")
+    }
+}
+
+/// `(YYYY-MM-DD, HH:MM:SS)` for Unix seconds (proleptic Gregorian, UTC).
+pub(crate) fn civil_from_unix(secs: i64) -> (String, String) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-from-civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::TraceState;
+
+    fn info(metadata: &[(&str, &str)], tags: &[(&str, &str)]) -> TraceInfo {
+        TraceInfo {
+            trace_id: "tr-2595d2b5032242e48f6a6b461726e3db".into(),
+            experiment_id: Some("0".into()),
+            request_time_ms: 1795462123628,
+            execution_duration_ms: Some(42),
+            state: TraceState::Ok,
+            request_preview: Some("{\"a\": 1}".into()),
+            response_preview: Some("{\"b\": 2}".into()),
+            client_request_id: None,
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+
+    #[cfg(feature = "local-store")]
+    #[test]
+    fn size_stats_match_the_python_sdk() {
+        // Expected sizes computed with mlflow 3.17.2:
+        // len(Trace(info=TraceInfo(...same fields...), data=TraceData([])).to_json()) == 716
+        let info = info(
+            &[
+                ("mlflow.user", "root"),
+                (
+                    "mlflow.source.name",
+                    "research/golden/i_default_destination.py",
+                ),
+                ("mlflow.source.type", "LOCAL"),
+                ("mlflow.source.git.commit", ""),
+                ("mlflow.source.git.repoURL", ""),
+                ("mlflow.source.git.branch", ""),
+                ("mlflow.trace_schema.version", "3"),
+                ("mlflow.traceInputs", "{\"a\": 1}"),
+                ("mlflow.traceOutputs", "{\"b\": 2}"),
+            ],
+            &[("mlflow.traceName", "foo")],
+        );
+        let spans = vec![crate::model::span_json::tests::sample_span()];
+        let (stats, total) = size_stats(&info, &spans);
+        assert_eq!(total, 716 + 492);
+        assert_eq!(
+            crate::json::dumps(&stats),
+            "{\"total_size_bytes\": 1208, \"num_spans\": 1, \"max\": 492, \"p25\": 492, \"p50\": 492, \"p75\": 492}"
+        );
+    }
+
+    #[cfg(feature = "local-store")]
+    #[test]
+    fn size_stats_truncate_and_escape_like_python() {
+        // mlflow 3.17.2: TraceInfo(trace_id="tr-000…01", experiment "12",
+        // request_time=1795462123000, execution_duration=3, ERROR, client_request_id="req-1",
+        // request_preview="héllo", metadata {"k": "é"*300, "x"*260: "v"},
+        // tags {"mlflow.traceName": "naïve", "t": "😀"*5000}) -> 51321 bytes.
+        let mut info = info(&[], &[]);
+        info.trace_id = "tr-00000000000000000000000000000001".into();
+        info.experiment_id = Some("12".into());
+        info.request_time_ms = 1795462123000;
+        info.execution_duration_ms = Some(3);
+        info.state = TraceState::Error;
+        info.client_request_id = Some("req-1".into());
+        info.request_preview = Some("héllo".into());
+        info.response_preview = None;
+        info.metadata.insert("k".into(), "é".repeat(300));
+        info.metadata.insert("x".repeat(260), "v".into());
+        info.tags.insert("mlflow.traceName".into(), "naïve".into());
+        info.tags.insert("t".into(), "😀".repeat(5000));
+        let (_, total) = size_stats(&info, &[]);
+        assert_eq!(total, 51321);
+    }
+
+    #[cfg(feature = "local-store")]
+    #[test]
+    fn percentiles_interpolate() {
+        // The chain trace written by the Python SDK: spans of 717, 1097 and 1162 bytes gave
+        // "p25": 907, "p50": 1097, "p75": 1129.
+        assert_eq!(percentile(&[717, 1097, 1162], 0.25), 907.0);
+        assert_eq!(percentile(&[717, 1097, 1162], 0.5), 1097.0);
+        assert_eq!(percentile(&[717, 1097, 1162], 0.75) as u64, 1129);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[cfg(feature = "local-store")]
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp_json(1795462123628), "2026-11-23T19:28:43.628Z");
+        assert_eq!(timestamp_json(1795462123000), "2026-11-23T19:28:43Z");
+        assert_eq!(timestamp_json(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp_json(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

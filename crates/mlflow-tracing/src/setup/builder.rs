@@ -1,0 +1,203 @@
+//! [`TracingBuilder`]: configures a pipeline in code, on top of the environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::doctor::{self, Diagnosis};
+use super::global::{self, TracingGuard};
+use super::tracing::Tracing;
+use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings};
+use crate::destination::{self, AnySink, CustomSink, TraceExporter};
+use crate::error::BuildError;
+use crate::pipeline::Pipeline;
+
+/// Configures a [`Tracing`] pipeline. Values set here win over the environment.
+#[must_use = "a builder does nothing until `build` or `install` is called"]
+pub struct TracingBuilder {
+    env: Env,
+    code: CodeSettings,
+    destinations_from_config: bool,
+    extra: Vec<AnySink>,
+}
+
+impl fmt::Debug for TracingBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracingBuilder")
+            .field("tracking_uri", &self.code.tracking_uri)
+            .field("experiment", &self.code.experiment)
+            .field("sampling_ratio", &self.code.sampling_ratio)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TracingBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TracingBuilder {
+    pub(crate) fn new() -> Self {
+        TracingBuilder {
+            env: Env::process(),
+            code: CodeSettings::default(),
+            destinations_from_config: true,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Starts from settings made in code elsewhere (`set_tracking_uri`, `set_experiment`).
+    pub(crate) fn with_code(mut self, code: CodeSettings) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Reads configuration from `lookup` instead of the process environment.
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Env::from_fn(lookup);
+        self
+    }
+
+    /// Where traces go (`MLFLOW_TRACKING_URI`), e.g. `sqlite:///mlflow.db`.
+    pub fn tracking_uri(mut self, uri: impl Into<String>) -> Self {
+        self.code.tracking_uri = Some(uri.into());
+        self
+    }
+
+    /// The experiment to log to, by id (`MLFLOW_EXPERIMENT_ID`).
+    pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
+        self.code.experiment = Some(Experiment::Id(id.into()));
+        self
+    }
+
+    /// The experiment to log to, by name (`MLFLOW_EXPERIMENT_NAME`); created if missing.
+    pub fn experiment_name(mut self, name: impl Into<String>) -> Self {
+        self.code.experiment = Some(Experiment::Name(name.into()));
+        self
+    }
+
+    /// Fraction of traces to record (`MLFLOW_TRACE_SAMPLING_RATIO`), `0.0..=1.0`.
+    pub fn sampling_ratio(mut self, ratio: f64) -> Self {
+        self.code.sampling_ratio = Some(ratio);
+        self
+    }
+
+    /// Memory the export queues may hold (`MLFLOW_TRACE_MAX_QUEUE_BYTES`).
+    pub fn max_queue_bytes(mut self, bytes: u64) -> Self {
+        self.code.max_queue_bytes = Some(bytes);
+        self
+    }
+
+    /// Upper bound of `flush`/`shutdown` (`MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS`).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.code.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// How long an unfinished trace is kept (`MLFLOW_TRACE_BUFFER_TTL_SECONDS`).
+    pub fn buffer_ttl(mut self, ttl: Duration) -> Self {
+        self.code.buffer_ttl = Some(ttl);
+        self
+    }
+
+    /// Exports over OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), instead of
+    /// the MLflow store: the URL as requests go to it for HTTP
+    /// (`http://collector:4318/v1/traces`), or the server's address for gRPC.
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.code.otlp.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP protocol (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`; default gRPC, as in MLflow).
+    pub fn otlp_protocol(mut self, protocol: Protocol) -> Self {
+        self.code.otlp.protocol = Some(protocol);
+        self
+    }
+
+    /// OTLP request headers (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`), replacing those of the
+    /// environment.
+    pub fn otlp_headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.code.otlp.headers = Some(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// The per-request OTLP timeout (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`).
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.code.otlp.timeout = Some(timeout);
+        self
+    }
+
+    /// OTLP request compression (`OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`).
+    pub fn otlp_compression(mut self, compression: Compression) -> Self {
+        self.code.otlp.compression = Some(compression);
+        self
+    }
+
+    /// Whether to export to the destinations the configuration selects (the MLflow store,
+    /// or OTLP).
+    /// Turn it off to export only to destinations added in code, e.g. in tests.
+    pub fn destinations_from_config(mut self, enabled: bool) -> Self {
+        self.destinations_from_config = enabled;
+        self
+    }
+
+    /// Also exports to `exporter`, on a worker thread of its own.
+    pub fn with_exporter(mut self, exporter: impl TraceExporter) -> Self {
+        self.extra
+            .push(AnySink::Traces(Box::new(CustomSink(exporter))));
+        self
+    }
+
+    /// Also exports to an in-memory store, for tests.
+    #[cfg(feature = "testing")]
+    pub fn with_in_memory(self, store: &crate::testing::InMemoryTraces) -> Self {
+        self.with_exporter(store.clone())
+    }
+
+    /// Builds the pipeline and starts its background threads.
+    pub fn build(self) -> Result<Tracing, BuildError> {
+        let (settings, sinks) = self.resolve()?;
+        Ok(Tracing::from_pipeline(Pipeline::start(&settings, sinks)))
+    }
+
+    /// Builds the pipeline, makes it the global default, and returns a guard that flushes
+    /// and shuts it down when dropped. Keep the guard alive until the program ends.
+    pub fn install(self) -> Result<TracingGuard, BuildError> {
+        let tracing = self.build()?;
+        Ok(global::install(tracing))
+    }
+
+    /// Resolves the configuration and checks each destination it selects, without
+    /// recording anything and without starting a pipeline: what `mlflow-trace doctor`
+    /// prints. Secrets (header values) are never part of it.
+    pub fn diagnose(self) -> Result<Diagnosis, BuildError> {
+        let (settings, sinks) = self.resolve()?;
+        Ok(doctor::diagnose(&settings, sinks))
+    }
+
+    /// The settings, and the sinks: those added in code, then those the configuration
+    /// selects (unless turned off).
+    fn resolve(self) -> Result<(Settings, Vec<AnySink>), BuildError> {
+        let cwd = std::env::current_dir().map_err(|source| BuildError::Io {
+            context: "reading the working directory".to_owned(),
+            source,
+        })?;
+        let settings = Settings::resolve(&self.env, &self.code, &cwd)?;
+        let mut sinks = self.extra;
+        if self.destinations_from_config {
+            sinks.extend(destination::select(&settings)?);
+        }
+        Ok((settings, sinks))
+    }
+}

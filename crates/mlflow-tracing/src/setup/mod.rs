@@ -1,0 +1,15 @@
+//! Setting tracing up: the [`Tracing`] handle and its [`TracingBuilder`], the global and
+//! thread-scoped defaults with the exit hook, and `doctor`.
+
+mod builder;
+pub mod doctor;
+mod global;
+mod tracing;
+
+pub use builder::TracingBuilder;
+pub(crate) use global::current_pipeline;
+pub use global::{
+    DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
+    shutdown, tracking_uri,
+};
+pub use tracing::Tracing;
