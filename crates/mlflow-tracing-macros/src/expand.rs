@@ -3,15 +3,16 @@
 //! Generated code refers only to `::mlflow_tracing::__private`. Local names use
 //! mixed-site hygiene so they cannot clash with the function's own names.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, Pat, ReturnType, Signature, Type};
 
 use crate::attr::TraceArgs;
+use crate::item::MaybeItemFn;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func: MaybeItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             let err = syn::Error::new(
@@ -38,12 +39,14 @@ fn with_original(err: syn::Error, item: TokenStream) -> TokenStream {
     quote! { #err #item }
 }
 
-fn generate(args: &TraceArgs, func: &ItemFn) -> syn::Result<TokenStream> {
-    let ItemFn {
-        attrs,
+fn generate(args: &TraceArgs, func: &MaybeItemFn) -> syn::Result<TokenStream> {
+    let MaybeItemFn {
+        outer_attrs,
         vis,
         sig,
-        block,
+        brace,
+        inner_attrs,
+        body,
     } = func;
     let fn_name = sig.ident.to_string();
     let span_name = args
@@ -51,7 +54,7 @@ fn generate(args: &TraceArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .map_or_else(|| fn_name.clone(), |n| n.value());
 
-    let captured = captured_arguments(args, func)?;
+    let captured = captured_arguments(args, sig)?;
     let hygienic = |name: &str| Ident::new(name, Span::mixed_site());
     let span_var = hygienic("__mlflow_span");
     let result_var = hygienic("__mlflow_result");
@@ -100,14 +103,18 @@ fn generate(args: &TraceArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             }
         }
     });
-    let stmts = &block.stmts;
+    // The block that runs the body takes the span of the body's closing brace: an error
+    // there (`n + }`) is then the very error the compiler already reported on the original
+    // item, and is shown once, instead of a second time at the attribute.
+    let mut body_block = Group::new(Delimiter::Brace, quote! { #pin_return #body });
+    body_block.set_span(brace.span.close());
 
-    let body = if sig.asyncness.is_some() {
+    let traced = if sig.asyncness.is_some() {
         quote! {
             let #builder_var = #builder;
             ::mlflow_tracing::__private::Traced::new(
                 #builder_var,
-                async move { #pin_return #(#stmts)* },
+                async move #body_block,
                 |#span_ref: &::mlflow_tracing::__private::LiveSpan, #out_var: &_| { #record },
             )
             .await
@@ -115,10 +122,7 @@ fn generate(args: &TraceArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote! {
             let #span_var = #builder.start();
-            let #result_var = ::mlflow_tracing::__private::run_sync(#span_var.span(), || {
-                #pin_return
-                #(#stmts)*
-            });
+            let #result_var = ::mlflow_tracing::__private::run_sync(#span_var.span(), || #body_block);
             {
                 let #span_ref = #span_var.span();
                 let #out_var = &#result_var;
@@ -129,9 +133,10 @@ fn generate(args: &TraceArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     Ok(quote! {
-        #(#attrs)*
+        #(#outer_attrs)*
         #vis #sig {
-            #body
+            #(#inner_attrs)*
+            #traced
         }
     })
 }
@@ -172,9 +177,9 @@ fn record_output(
 }
 
 /// The argument names recorded as inputs, in order; checks `skip(...)`.
-fn captured_arguments(args: &TraceArgs, func: &ItemFn) -> syn::Result<Vec<Ident>> {
+fn captured_arguments(args: &TraceArgs, sig: &Signature) -> syn::Result<Vec<Ident>> {
     let mut names = Vec::new();
-    for input in &func.sig.inputs {
+    for input in &sig.inputs {
         if let FnArg::Typed(typed) = input {
             bound_idents(&typed.pat, &mut names);
         }
@@ -183,10 +188,7 @@ fn captured_arguments(args: &TraceArgs, func: &ItemFn) -> syn::Result<Vec<Ident>
         if skipped != "self" && !names.iter().any(|n| n == skipped) {
             return Err(syn::Error::new(
                 skipped.span(),
-                format!(
-                    "`{}` has no argument named `{skipped}` to skip",
-                    func.sig.ident
-                ),
+                format!("`{}` has no argument named `{skipped}` to skip", sig.ident),
             ));
         }
     }

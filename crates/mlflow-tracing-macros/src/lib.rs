@@ -3,6 +3,7 @@
 
 mod attr;
 mod expand;
+mod item;
 
 use proc_macro::TokenStream;
 

@@ -51,6 +51,17 @@ fn question_mark(s: &str) -> Result<u32, Box<dyn std::error::Error>> {
     Ok(s.parse::<u32>()?)
 }
 
+// An inner attribute of the body still applies to the whole function.
+#[deny(unused_variables)]
+mod inner_attribute {
+    #[mlflow_tracing::trace]
+    pub fn inner_attribute(n: u32) -> u32 {
+        #![allow(unused_variables)]
+        let unused = 0;
+        n
+    }
+}
+
 fn main() {
     let mut service = Service { docs: vec![] };
     service.add(Doc { id: 1 });
@@ -61,4 +72,5 @@ fn main() {
     let _ = iterator(3).count();
     let _ = not_serializable_output();
     let _ = question_mark("1");
+    let _ = inner_attribute::inner_attribute(1);
 }
