@@ -66,3 +66,38 @@ ensure_rotel() {
   [ -x "$agent" ] || { echo "rotel-agent not found in $dir" >&2; return 1; }
   echo "$agent"
 }
+
+CARGO_HACK_VERSION="${CARGO_HACK_VERSION:-0.6.46}"
+
+# cargo-hack (feature-combination checks), built from crates.io into the cache; prints the
+# path of its binary.
+ensure_cargo_hack() {
+  local root="$MLFLOW_TRACING_CACHE/cargo-tools"
+  local bin="$root/bin/cargo-hack"
+  if [ ! -x "$bin" ] || [ "$("$bin" hack --version 2>/dev/null)" != "cargo-hack $CARGO_HACK_VERSION" ]; then
+    log "installing cargo-hack $CARGO_HACK_VERSION into $root (first run only; about a minute)"
+    cargo install cargo-hack --version "$CARGO_HACK_VERSION" --locked --quiet --root "$root" >&2
+  fi
+  echo "$bin"
+}
+
+# The rust-version the workspace declares (its minimum supported Rust).
+msrv() {
+  sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml | head -1
+}
+
+# The rustup toolchain of the declared minimum Rust (`1.89` → `1.89.0`).
+msrv_toolchain() {
+  local version; version=$(msrv)
+  case "$version" in *.*.*) echo "$version" ;; *) echo "$version.0" ;; esac
+}
+
+# The declared minimum Rust, installed with rustup (minimal profile) when missing.
+ensure_msrv_toolchain() {
+  [ -n "$(msrv)" ] || { echo "no rust-version in Cargo.toml" >&2; return 1; }
+  local version; version=$(msrv_toolchain)
+  if ! rustup run "$version" rustc --version >/dev/null 2>&1; then
+    log "installing Rust $version with rustup (minimal profile)"
+    rustup toolchain install "$version" --profile minimal >&2
+  fi
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and every test. On a fresh machine it first installs what the tests
-# need (a Python venv with MLflow, cached between runs).
+# need (Python venvs with MLflow, Phoenix and rotel; cargo-hack; the declared minimum Rust),
+# cached between runs.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -- ARGS    extra arguments for `cargo test` (e.g. a test name filter)
@@ -14,7 +15,14 @@ if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
 
 step() { log "== $*"; }
 
-step "provisioning test backends (MLflow, Arize Phoenix, rotel; cached after the first run)"
+# Fail fast: formatting and lints need nothing installed.
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "provisioning (MLflow, Arize Phoenix, rotel, cargo-hack, Rust $(msrv); cached after the first run)"
 mkdir -p "$MLFLOW_TRACING_CACHE"
 # The installs run side by side: they mostly wait on the network.
 ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
@@ -23,26 +31,26 @@ ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
 phoenix_job=$!
 ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
 rotel_job=$!
+ensure_msrv_toolchain &
+msrv_job=$!
+ensure_cargo_hack > "$MLFLOW_TRACING_CACHE/.cargo-hack.path"
 # One `wait` per line: under `set -e` a failed install stops the script here.
 wait "$mlflow_job"
 wait "$phoenix_job"
 wait "$rotel_job"
+wait "$msrv_job"
 MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
 MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
 MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
+CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
-log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION"
+log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, $("$CARGO_HACK" hack --version)"
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
+step "cargo hack clippy --each-feature -D warnings (the library with each feature alone)"
+"$CARGO_HACK" hack clippy -p mlflow-tracing --each-feature --locked -- -D warnings
 
-step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-
-step "cargo clippy -D warnings, the library with single features"
-for features in "" local-store otlp-http otlp-grpc; do
-  cargo clippy -p mlflow-tracing --no-default-features --features "$features" --locked -- -D warnings
-done
+step "cargo +$(msrv) check: the declared rust-version builds the workspace"
+CARGO_TARGET_DIR=target/msrv cargo "+$(msrv_toolchain)" check --workspace --all-features --locked
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 
 use serde::Serialize;
 
+pub use crate::span::start_span;
 pub use crate::span::{LiveSpan, SpanBuilder, SpanGuard};
-pub use crate::start_span;
 pub use crate::types::SpanType;
 
 /// A value `#[trace]` can record as (part of) a span's inputs.

@@ -133,29 +133,10 @@ pub use setup::{
 pub use span::{
     ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,
     TraceFutureExt, get_active_trace_id, get_current_active_span, get_last_active_trace_id,
-    get_last_active_trace_id_in_thread, update_current_trace,
+    get_last_active_trace_id_in_thread, start_span, update_current_trace,
 };
 pub use stats::{DestinationStats, Stats, Unit};
 pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};
 
 #[cfg(feature = "macros")]
 pub use mlflow_tracing_macros::trace;
-
-/// Starts building a span named `name`.
-///
-/// Its parent is the span current on this thread, if any; otherwise it starts a new trace
-/// in the default pipeline (the thread's scoped one, else the global one, configured from
-/// the environment on first use).
-///
-/// ```
-/// # let _g = mlflow_tracing::Tracing::disabled().set_default();
-/// use mlflow_tracing::{start_span, SpanType};
-///
-/// let span = start_span("retrieve").span_type(SpanType::Retriever).start();
-/// span.set_inputs("what is mlflow");
-/// span.set_outputs(vec!["doc-1", "doc-2"]);
-/// // the span ends when `span` is dropped
-/// ```
-pub fn start_span(name: impl Into<std::borrow::Cow<'static, str>>) -> SpanBuilder {
-    SpanBuilder::new(name.into(), None)
-}

@@ -19,8 +19,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::TraceExporter;
+use crate::destination::TraceExporter;
 use crate::model::Trace;
+use crate::setup::TracingBuilder;
 
 /// Traces kept in memory by a pipeline built with
 /// [`TracingBuilder::with_in_memory`](crate::TracingBuilder::with_in_memory).
@@ -52,6 +53,13 @@ impl InMemoryTraces {
         if let Ok(mut traces) = self.traces.lock() {
             traces.clear();
         }
+    }
+}
+
+impl TracingBuilder {
+    /// Also exports to an in-memory store, for tests.
+    pub fn with_in_memory(self, store: &InMemoryTraces) -> Self {
+        self.with_exporter(store.clone())
     }
 }
 

@@ -5,6 +5,36 @@ use mlflow_tracing::{TraceContext, TraceFutureExt, get_current_active_span, star
 use crate::support::{pipeline, record_one};
 
 #[test]
+fn a_default_guard_restores_the_default_current_when_it_was_made() {
+    let (base, base_traces) = pipeline();
+    let (a, a_traces) = pipeline();
+    let (b, b_traces) = pipeline();
+    let base_guard = base.set_default();
+    let a_guard = a.set_default();
+    let b_guard = b.set_default();
+    // Dropped out of order: each guard restores what was current when it was made, not
+    // whatever is on top.
+    drop(a_guard); // base was current when a's guard was made
+    drop(start_span("first").start());
+    drop(b_guard); // a was current when b's guard was made
+    drop(start_span("second").start());
+    drop(base_guard);
+    let names = |tracing: &mlflow_tracing::Tracing,
+                 traces: &mlflow_tracing::testing::InMemoryTraces|
+     -> Vec<String> {
+        tracing.flush().unwrap();
+        traces
+            .traces()
+            .iter()
+            .map(|t| t.spans()[0].name().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&base, &base_traces), ["first"]);
+    assert_eq!(names(&a, &a_traces), ["second"]);
+    assert!(names(&b, &b_traces).is_empty());
+}
+
+#[test]
 fn a_trace_context_carries_the_span_into_a_thread() {
     let trace = record_one(|| {
         let _root = start_span("request").start();

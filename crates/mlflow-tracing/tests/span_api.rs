@@ -1,7 +1,7 @@
 //! The span API: attributes and their encoding, status, events, exceptions, ending.
 
 use mlflow_tracing::{
-    SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceContext, get_active_trace_id,
+    SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceContext, Tracing, get_active_trace_id,
     get_current_active_span, get_last_active_trace_id, start_span,
 };
 use serde::Serialize;
@@ -343,6 +343,31 @@ fn detached_spans_take_an_explicit_parent_and_end_on_drop() {
     assert_eq!(root.name(), "root");
     assert_eq!(trace.children(root).len(), 2);
     assert_eq!(trace.span("child").unwrap().inputs(), Some(json!({"x": 1})));
+}
+
+#[test]
+fn values_set_before_the_parent_is_given_are_kept() {
+    // The default pipeline records nothing, so the builder starts out with no target;
+    // `parent` then gives it a recording parent from another pipeline.
+    let (tracing, traces) = crate::support::pipeline();
+    let root = tracing.start_span("root").start_detached();
+    Tracing::disabled().in_scope(|| {
+        let child = start_span("child")
+            .attribute("model", "gpt-4o-mini")
+            .attributes([("temperature", 0.5)])
+            .inputs(json!({"q": "x"}))
+            .parent(&root)
+            .start_detached();
+        assert!(child.is_recording());
+        child.end();
+    });
+    root.end();
+    tracing.flush().unwrap();
+    let trace = traces.traces().remove(0);
+    let child = trace.span("child").unwrap();
+    assert_eq!(child.attribute("model"), Some(json!("gpt-4o-mini")));
+    assert_eq!(child.attribute("temperature"), Some(json!(0.5)));
+    assert_eq!(child.inputs(), Some(json!({"q": "x"})));
 }
 
 #[test]

@@ -14,4 +14,5 @@ mod memory_bound;
 mod otlp;
 mod sampling;
 mod span_api;
+mod tidy;
 mod trace_info;

@@ -1,7 +1,7 @@
 //! Configuration: one resolver, one precedence rule.
 //!
 //! Everything tracing can be configured with — where traces go, the experiment, sampling,
-//! memory and time bounds, OTLP — is resolved here, once, into one [`Settings`] value that
+//! memory and time bounds, OTLP — is resolved here, once, into one `Settings` value that
 //! records where each value came from. The builder, the global default, `doctor` and the
 //! CLI all use it. Every setting is resolved the same way: a value set in code wins over the specific
 //! environment variable, which wins over the generic one, which wins over the default.

@@ -181,6 +181,10 @@ pub(crate) trait Sink<T>: Send + 'static {
 /// A sink, with the kind of items it takes.
 pub(crate) enum AnySink {
     /// Takes every span as it ends.
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc", test)),
+        allow(dead_code)
+    )]
     Spans(Box<dyn Sink<SpanItem>>),
     /// Takes every finished trace.
     Traces(Box<dyn Sink<TraceItem>>),
@@ -207,5 +211,72 @@ impl AnySink {
 impl fmt::Debug for AnySink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("AnySink").field(&self.destination()).finish()
+    }
+}
+
+/// A sink that keeps what it receives, for tests of the fan-out.
+#[cfg(test)]
+pub(crate) mod collect {
+    use std::sync::{Arc, Mutex};
+
+    use super::{AnySink, ExportError, Sink, SpanItem, TraceItem};
+    use crate::config::Destination;
+
+    /// The span names (span sink) or root span names (trace sink) a sink received.
+    #[derive(Clone, Default)]
+    pub(crate) struct Collected(Arc<Mutex<Vec<String>>>);
+
+    impl Collected {
+        pub(crate) fn names(&self) -> Vec<String> {
+            self.0.lock().map(|v| v.clone()).unwrap_or_default()
+        }
+
+        pub(crate) fn span_sink(&self, name: &str) -> AnySink {
+            AnySink::Spans(Box::new(Collect(name.to_owned(), self.clone())))
+        }
+
+        pub(crate) fn trace_sink(&self, name: &str) -> AnySink {
+            AnySink::Traces(Box::new(Collect(name.to_owned(), self.clone())))
+        }
+    }
+
+    struct Collect(String, Collected);
+
+    impl Sink<SpanItem> for Collect {
+        fn destination(&self) -> Destination {
+            Destination::Exporter {
+                name: self.0.clone(),
+            }
+        }
+
+        fn export(&mut self, batch: &[SpanItem]) -> Result<(), ExportError> {
+            let mut names = (self.1)
+                .0
+                .lock()
+                .map_err(|_| ExportError::new("poisoned"))?;
+            names.extend(batch.iter().map(|s| s.name().to_owned()));
+            Ok(())
+        }
+    }
+
+    impl Sink<TraceItem> for Collect {
+        fn destination(&self) -> Destination {
+            Destination::Exporter {
+                name: self.0.clone(),
+            }
+        }
+
+        fn export(&mut self, batch: &[TraceItem]) -> Result<(), ExportError> {
+            let mut names = (self.1)
+                .0
+                .lock()
+                .map_err(|_| ExportError::new("poisoned"))?;
+            names.extend(
+                batch
+                    .iter()
+                    .filter_map(|t| t.root_span().map(|s| s.name().to_owned())),
+            );
+            Ok(())
+        }
     }
 }

@@ -131,3 +131,45 @@ fn fan_out<T: Clone + Send + 'static>(workers: &[WorkerHandle<T>], items: Vec<T>
     }
     last.send(items);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::destination::EndedSpan;
+    use crate::destination::collect::Collected;
+    use crate::model::sample_span;
+
+    #[test]
+    fn every_span_sink_gets_every_span_and_stats_keep_the_order() {
+        let (first, second, traces) = (
+            Collected::default(),
+            Collected::default(),
+            Collected::default(),
+        );
+        let (routes, _threads) = Routes::start(vec![
+            first.span_sink("first"),
+            traces.trace_sink("traces"),
+            second.span_sink("second"),
+        ]);
+        assert!(routes.wants_spans() && routes.wants_traces());
+        let spans: Vec<SpanItem> = (0..3)
+            .map(|_| Arc::new(EndedSpan::new(sample_span(), Default::default())))
+            .collect();
+        routes.send_spans(spans);
+        routes.count_span_dropped();
+        let barrier = Barrier::new(routes.workers());
+        routes.flush(&barrier);
+        assert_eq!(barrier.wait(Duration::from_secs(5)), Some(Vec::new()));
+        assert_eq!(first.names(), ["foo", "foo", "foo"]);
+        assert_eq!(second.names(), ["foo", "foo", "foo"]);
+        assert!(traces.names().is_empty());
+        let stats = routes.stats();
+        let names: Vec<String> = stats.iter().map(|s| s.destination.to_string()).collect();
+        assert_eq!(names, ["first", "traces", "second"]);
+        assert_eq!((stats[0].exported, stats[0].failed), (3, 1));
+        assert_eq!((stats[2].exported, stats[2].failed), (3, 1));
+        assert_eq!((stats[1].unit, stats[1].exported), (Unit::Traces, 0));
+    }
+}

@@ -467,6 +467,20 @@ mod tests {
     }
 
     #[test]
+    fn errors_keep_their_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "not a directory").unwrap();
+        let err = Store::open(&file.join("mlflow.db")).unwrap_err();
+        assert!(err.to_string().starts_with("creating directory"), "{err}");
+        let source = std::error::Error::source(&err).expect("the I/O error");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
+    }
+
+    #[test]
     fn refuses_older_unknown_and_foreign_databases_without_writing() {
         let dir = tempfile::tempdir().unwrap();
         let older = known_revisions().nth(3).unwrap();

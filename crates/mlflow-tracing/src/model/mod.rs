@@ -10,6 +10,8 @@
 pub(crate) mod size_stats;
 mod span;
 mod span_json;
+#[cfg(feature = "local-store")]
+mod span_parse;
 pub(crate) mod summary;
 mod trace;
 mod update;
@@ -20,6 +22,9 @@ use serde_json::Value;
 pub use span::{Span, SpanEvent};
 pub use trace::{Trace, TraceInfo};
 pub use update::{TraceUpdate, UpdateTraceError};
+
+#[cfg(test)]
+pub(crate) use span_json::tests::sample_span;
 
 fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a OtelValue> {
     attributes

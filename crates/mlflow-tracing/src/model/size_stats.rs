@@ -189,7 +189,7 @@ mod tests {
             ],
             &[("mlflow.traceName", "foo")],
         );
-        let spans = vec![crate::model::span_json::tests::sample_span()];
+        let spans = vec![crate::model::sample_span()];
         let (stats, total) = size_stats(&info, &spans);
         assert_eq!(total, 716 + 492);
         assert_eq!(

@@ -240,7 +240,7 @@ mod tests {
     }
 
     fn span(id: u64, parent: Option<u64>, usage: Option<Value>) -> Span {
-        let mut span = crate::model::span_json::tests::sample_span();
+        let mut span = crate::model::sample_span();
         span.span_id = SpanId::from(id);
         span.parent_id = parent.map(SpanId::from);
         if let Some(usage) = usage {

@@ -118,7 +118,7 @@ impl TraceUpdate {
     }
 }
 
-/// Why [`update_current_trace`] did nothing.
+/// Why [`update_current_trace`](crate::update_current_trace) did nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpdateTraceError {

@@ -159,12 +159,6 @@ impl TracingBuilder {
         self
     }
 
-    /// Also exports to an in-memory store, for tests.
-    #[cfg(feature = "testing")]
-    pub fn with_in_memory(self, store: &crate::testing::InMemoryTraces) -> Self {
-        self.with_exporter(store.clone())
-    }
-
     /// Builds the pipeline and starts its background threads.
     pub fn build(self) -> Result<Tracing, BuildError> {
         let (settings, sinks) = self.resolve()?;

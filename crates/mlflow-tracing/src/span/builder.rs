@@ -23,6 +23,25 @@ use crate::pipeline::Pipeline;
 use crate::setup::{self, Tracing};
 use crate::types::SpanType;
 
+/// Starts building a span named `name`.
+///
+/// Its parent is the span current on this thread, if any; otherwise it starts a new trace
+/// in the default pipeline (the thread's scoped one, else the global one, configured from
+/// the environment on first use).
+///
+/// ```
+/// # let _g = mlflow_tracing::Tracing::disabled().set_default();
+/// use mlflow_tracing::{start_span, SpanType};
+///
+/// let span = start_span("retrieve").span_type(SpanType::Retriever).start();
+/// span.set_inputs("what is mlflow");
+/// span.set_outputs(vec!["doc-1", "doc-2"]);
+/// // the span ends when `span` is dropped
+/// ```
+pub fn start_span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+    SpanBuilder::new(name.into(), None)
+}
+
 impl Tracing {
     /// Starts a span in this pipeline; see [`start_span`](crate::start_span). A current span
     /// of another pipeline is not used as the parent.
@@ -286,5 +305,47 @@ impl SpanBuilder {
             LiveSpan::from_inner(inner.clone()),
             Some(CurrentSpan::Recording(inner)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::destination::collect::Collected;
+
+    #[test]
+    fn spans_reach_every_span_sink_and_traces_every_trace_sink() {
+        let (first, second, store) = (
+            Collected::default(),
+            Collected::default(),
+            Collected::default(),
+        );
+        let tracing = Tracing::from_pipeline(Pipeline::start(
+            &Settings::defaults(),
+            vec![
+                first.span_sink("first"),
+                store.trace_sink("store"),
+                second.span_sink("second"),
+            ],
+        ));
+        tracing.in_scope(|| {
+            let _root = start_span("root").start();
+            drop(start_span("child").start());
+        });
+        tracing.flush().expect("flush");
+        assert_eq!(first.names(), ["child", "root"]);
+        assert_eq!(second.names(), ["child", "root"]);
+        assert_eq!(store.names(), ["root"]);
+        let stats = tracing.stats();
+        assert_eq!(stats.spans_dropped, 0);
+        assert_eq!(
+            stats
+                .destinations
+                .iter()
+                .map(|d| d.exported)
+                .collect::<Vec<_>>(),
+            [2, 1, 2]
+        );
     }
 }

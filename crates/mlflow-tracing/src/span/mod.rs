@@ -13,7 +13,7 @@ mod instrument;
 mod live;
 mod trace;
 
-pub use builder::SpanBuilder;
+pub use builder::{SpanBuilder, start_span};
 pub use context::{
     ContextGuard, InTrace, TraceContext, TraceFutureExt, get_active_trace_id,
     get_current_active_span,
