@@ -113,8 +113,70 @@ fn following_names(rest: &str) -> Vec<String> {
     }
 }
 
-/// The top-level modules a file refers to through `crate::` and `super::` paths.
+/// `code` with the contents of string and character literals blanked out, so that braces
+/// and paths inside them are not read as code.
+fn blank_literals(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        // Raw strings: r"…", r#"…"#, br#"…"#.
+        if c == 'r' && (i == 0 || !chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == 'b') {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] == '#' {
+                j += 1;
+            }
+            if j < chars.len() && chars[j] == '"' {
+                let hashes = j - i - 1;
+                let mut k = j + 1;
+                while k < chars.len() {
+                    if chars[k] == '"'
+                        && chars[k + 1..].iter().take(hashes).all(|h| *h == '#')
+                        && k + hashes < chars.len()
+                    {
+                        break;
+                    }
+                    k += 1;
+                }
+                out.push_str("r\"\"");
+                i = (k + 1 + hashes).min(chars.len());
+                continue;
+            }
+        }
+        if c == '"' {
+            let mut k = i + 1;
+            while k < chars.len() && chars[k] != '"' {
+                if chars[k] == '\\' {
+                    k += 1;
+                }
+                k += 1;
+            }
+            out.push_str("\"\"");
+            i = k + 1;
+            continue;
+        }
+        // Character literals of the characters that matter: '{', '}', '"', '\''.
+        if c == '\''
+            && i + 2 < chars.len()
+            && chars[i + 2] == '\''
+            && matches!(chars[i + 1], '{' | '}' | '"')
+        {
+            out.push_str("' '");
+            i += 3;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The top-level modules a file refers to through `crate::` and `super::` paths. `path`
+/// is the file's module path; `super::` inside an inline `mod x { … }` refers to the
+/// file's module.
 fn referenced_top_modules(code: &str, path: &[String]) -> BTreeSet<String> {
+    let code = blank_literals(code);
     let mut found = BTreeSet::new();
     let bytes = code.as_bytes();
     for (i, _) in code.match_indices("crate::") {
@@ -123,12 +185,14 @@ fn referenced_top_modules(code: &str, path: &[String]) -> BTreeSet<String> {
         }
         found.extend(following_names(&code[i + "crate::".len()..]));
     }
+    let inline_depth = inline_module_depths(&code);
     for (i, _) in code.match_indices("super::") {
         if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b':') {
             continue; // counted from the first `super` of a chain
         }
         let mut rest = &code[i..];
         let mut base = path.to_vec();
+        base.extend((0..inline_depth(i)).map(|_| "inline".to_owned()));
         while let Some(after) = rest.strip_prefix("super::") {
             base.pop();
             rest = after;
@@ -141,6 +205,32 @@ fn referenced_top_modules(code: &str, path: &[String]) -> BTreeSet<String> {
         }
     }
     found
+}
+
+/// For each byte offset of `code`, how many inline `mod name { … }` blocks enclose it.
+fn inline_module_depths(code: &str) -> impl Fn(usize) -> usize {
+    let mut depth_at = Vec::with_capacity(code.len() + 1);
+    let mut stack: Vec<bool> = Vec::new();
+    let mut tail = String::new();
+    for c in code.chars() {
+        match c {
+            '{' => {
+                let words: Vec<&str> = tail.split_whitespace().collect();
+                let is_mod = words.len() >= 2 && words[words.len() - 2] == "mod";
+                stack.push(is_mod);
+                tail.clear();
+            }
+            '}' => {
+                stack.pop();
+                tail.clear();
+            }
+            ';' => tail.clear(),
+            _ => tail.push(c),
+        }
+        let depth = stack.iter().filter(|m| **m).count();
+        depth_at.extend(std::iter::repeat_n(depth, c.len_utf8()));
+    }
+    move |offset| depth_at.get(offset).copied().unwrap_or(0)
 }
 
 /// The top-level modules `lib.rs` declares.
@@ -279,7 +369,9 @@ fn the_reader_of_imports_understands_groups_and_super() {
     let path = vec!["span".to_owned(), "live".to_owned()];
     let found = referenced_top_modules(
         "use crate::{json, keys::span as attr, model::{A, B}};\nuse super::trace::x;\n\
-         let v = crate::report::warn(); $crate::ignored; use super::super::config;",
+         let v = crate::report::warn(); $crate::ignored; use super::super::config;\n\
+         let s = \"crate::setup {\"; let c = '{';\n\
+         #[cfg(test)] mod tests { use super::*; use super::super::types::X; }",
         &path,
     );
     let expected: BTreeSet<String> = ["json", "keys", "model", "report", "span", "config"]
