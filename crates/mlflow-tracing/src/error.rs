@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::stats::LossReport;
 
 /// Tracing could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +42,10 @@ pub enum FlushError {
     /// Export did not finish in time; it goes on in the background.
     #[error("export did not finish within {0:?}")]
     Timeout(Duration),
-    /// Some traces could not be exported (one message per distinct failure).
-    #[error("export failed: {}", .0.join("; "))]
-    Export(Vec<String>),
+    /// Since the previous flush, something was not exported: spans or traces were lost
+    /// (over a bound, unfinished, abandoned, failed to export) — what and why.
+    #[error("not everything was exported: {0}")]
+    Lost(Box<LossReport>),
     /// The pipeline was already shut down.
     #[error("tracing was already shut down")]
     AlreadyShutDown,

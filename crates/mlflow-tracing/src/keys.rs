@@ -81,6 +81,10 @@ pub mod tag {
     pub const ARTIFACT_LOCATION: &str = "mlflow.artifactLocation";
     /// Where the trace's spans are stored (`TRACKING_STORE`).
     pub const SPANS_LOCATION: &str = "mlflow.trace.spansLocation";
+    /// Set by this crate (not by MLflow) on a trace exported without some of its spans:
+    /// how many were lost and why. Not under `mlflow.`, so MLflow's UI shows it with the
+    /// trace's tags.
+    pub const INCOMPLETE: &str = "mlflow_tracing.incomplete";
 }
 
 /// Value of `mlflow.trace_schema.version`.

@@ -1,7 +1,7 @@
 //! The memory bound: a burst is delivered whole by default; past the bound, drops are
 //! counted and reported, never a panic or a block.
 
-use mlflow_tracing::start_span;
+use mlflow_tracing::{FlushError, start_span};
 
 use crate::support::{Captured, builder};
 
@@ -55,11 +55,24 @@ fn past_the_bound_spans_are_dropped_counted_and_reported() {
         1,
         "reports are rate-limited: {log}"
     );
-    tracing.flush().unwrap();
+    // The flush reports what was lost since the previous one, and why.
+    let report = match tracing.flush() {
+        Err(FlushError::Lost(report)) => report,
+        other => panic!("expected the losses to be reported, got {other:?}"),
+    };
     let stats = tracing.stats();
     let exported = store.traces().len() as u64;
     assert!(stats.spans_dropped > 0, "{stats:?}");
+    assert_eq!(stats.spans_lost.over_memory_bound, stats.spans_dropped);
+    assert_eq!(report.spans_lost, stats.spans_lost);
+    assert_eq!(report.traces_lost.over_memory_bound, stats.traces_dropped);
+    assert!(
+        report.to_string().contains("over the memory bound"),
+        "{report}"
+    );
     assert_eq!(exported + stats.traces_dropped, started);
     assert_eq!(stats.spans_ended, started);
     assert_eq!(stats.queued_bytes, 0);
+    // Nothing new was lost since: the next flush is clean.
+    tracing.flush().unwrap();
 }

@@ -652,10 +652,15 @@ fn a_configured_queue_size_drops_and_counts() {
             drop(start_span("s").start());
         }
     });
-    tracing.flush().unwrap();
+    let report = match tracing.flush() {
+        Err(mlflow_tracing::FlushError::Lost(report)) => report,
+        other => panic!("expected the losses to be reported, got {other:?}"),
+    };
     let stats = &tracing.stats().destinations[0];
     assert_eq!(stats.exported + stats.failed, 100);
+    assert_eq!(stats.lost.over_queue_size, stats.failed);
     assert!(stats.failed >= 90 - 10, "{stats:?}");
+    assert_eq!(report.destinations[0].lost, stats.lost);
     assert_eq!(
         receiver
             .requests()

@@ -7,8 +7,10 @@ mod support;
 
 mod concurrency;
 mod context;
+mod exit_paths;
 mod global_lazy;
 mod local_store;
+mod losses;
 mod macros;
 mod memory_bound;
 mod otlp;

@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::model::TraceUpdate;
 use crate::stats::Counters;
-use crate::sync::{Barrier, Budget, Ticket};
+use crate::sync::{BarrierPart, Budget, Ticket};
 
 /// What the assembler thread receives.
 // Unboxed on purpose: the channel stores messages in blocks of 31, so a large variant
@@ -32,9 +32,28 @@ pub(crate) enum Msg {
         update: Box<TraceUpdate>,
     },
     /// Export everything received so far.
-    Flush(Arc<Barrier>),
+    Flush(FlushParts),
     /// Export everything received so far, then stop.
-    Shutdown(Arc<Barrier>),
+    Shutdown(FlushParts),
+}
+
+/// The parts of a flush (or shutdown) barrier: the assembler's, and one per sink worker,
+/// which the assembler passes on behind what it has already handed to them.
+#[derive(Debug)]
+pub(crate) struct FlushParts {
+    pub(crate) assembler: BarrierPart,
+    pub(crate) workers: Vec<BarrierPart>,
+}
+
+/// What the assembler holds right now, for counting what is abandoned at exit.
+#[derive(Debug, Default)]
+pub(crate) struct Gauges {
+    /// Spans handed to the assembler and not yet taken from its inbox.
+    pub(crate) inbox_spans: AtomicU64,
+    /// Traces whose spans are still arriving.
+    pub(crate) pending_traces: AtomicU64,
+    /// Spans held in those traces' buffers (only when trace sinks need them).
+    pub(crate) pending_spans: AtomicU64,
 }
 
 /// State shared by every span of one trace.
@@ -77,6 +96,7 @@ impl TraceShared {
 pub(crate) struct Shared {
     pub(crate) budget: Arc<Budget>,
     pub(crate) counters: Counters,
+    pub(crate) gauges: Gauges,
     /// The assembler thread. It polls its queue on its own schedule, so that ending a span
     /// never costs a wake-up (a system call); it is woken only for flushes, shutdown and
     /// when queued memory grows large.
@@ -93,6 +113,7 @@ impl Shared {
         Arc::new(Shared {
             budget: Budget::new(max_queue_bytes),
             counters: Counters::default(),
+            gauges: Gauges::default(),
             assembler: OnceLock::new(),
             started: Instant::now(),
             last_drop_report: AtomicU64::new(0),
@@ -109,6 +130,16 @@ impl Shared {
                 .last_drop_report
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// A span message was taken from the inbox.
+    pub(crate) fn span_received(&self) {
+        self.gauges.inbox_spans.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A span message was put in the inbox.
+    pub(crate) fn span_sent(&self) {
+        self.gauges.inbox_spans.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records the assembler thread, to be woken.

@@ -11,7 +11,9 @@ mod inbox;
 mod pending;
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,9 +23,10 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::destination::{EndedSpan, Routes, SpanItem, TraceItem};
 use crate::report;
+use crate::stats::Reason;
 use crate::sync::Ticket;
 use convert::{convert_span, with_tags};
-pub(crate) use inbox::{Msg, Shared, TraceShared};
+pub(crate) use inbox::{FlushParts, Msg, Shared, TraceShared};
 use pending::Pending;
 
 /// How often unfinished traces are checked for expiry.
@@ -112,7 +115,7 @@ impl Assembler {
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         self.send_outbox();
-                        self.drop_unfinished("tracing was shut down");
+                        self.drop_unfinished(Reason::Abandoned, "tracing was shut down");
                         return;
                     }
                 }
@@ -144,18 +147,40 @@ impl Assembler {
         }
     }
 
-    /// Handles one message; `false` once the pipeline has shut down.
+    /// Handles one message; `false` once the pipeline has shut down. A panic here (a bug)
+    /// loses only the message: it is caught and reported, and the assembler goes on.
     fn handle(&mut self, msg: Msg) -> bool {
+        match catch_unwind(AssertUnwindSafe(|| self.handle_message(msg))) {
+            Ok(go_on) => go_on,
+            Err(_) => {
+                report::error("assembler-panic", || {
+                    "the trace assembler panicked handling a message (a bug in \
+                     mlflow-tracing); that message was lost"
+                        .to_owned()
+                });
+                true
+            }
+        }
+    }
+
+    fn handle_message(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::TraceStarted(shared) => {
                 let pending = Pending::new(shared, &self.settings.trace_metadata);
+                self.shared
+                    .gauges
+                    .pending_traces
+                    .fetch_add(1, Ordering::Relaxed);
                 self.pending.insert(pending.shared.otel_trace_id, pending);
             }
-            Msg::SpanEnded(data, ticket) => self.span_ended(data, ticket),
+            Msg::SpanEnded(data, ticket) => {
+                self.shared.span_received();
+                self.span_ended(data, ticket);
+            }
             Msg::SpanDropped { trace_id, root } => {
+                self.shared.span_received();
                 if let Some(p) = self.pending.get_mut(&trace_id) {
-                    p.dropped += 1;
-                    p.root_dropped |= root;
+                    p.span_lost(root);
                     self.try_finish(trace_id);
                 }
             }
@@ -168,16 +193,16 @@ impl Assembler {
                     )
                 }),
             },
-            Msg::Flush(barrier) => {
+            Msg::Flush(parts) => {
                 self.send_outbox();
-                self.routes.flush(&barrier);
-                barrier.complete_part(Vec::new());
+                self.routes.flush(parts.workers);
+                parts.assembler.complete(Vec::new());
             }
-            Msg::Shutdown(barrier) => {
+            Msg::Shutdown(parts) => {
                 self.send_outbox();
-                self.drop_unfinished("tracing was shut down");
-                self.routes.shutdown(&barrier);
-                barrier.complete_part(Vec::new());
+                self.drop_unfinished(Reason::Abandoned, "tracing was shut down");
+                self.routes.shutdown(parts.workers);
+                parts.assembler.complete(Vec::new());
                 return false;
             }
         }
@@ -187,7 +212,8 @@ impl Assembler {
     fn span_ended(&mut self, data: SpanData, ticket: Ticket) {
         let trace_id = data.span_context.trace_id();
         let Some(pending) = self.pending.get_mut(&trace_id) else {
-            self.shared.counters.spans_dropped.inc();
+            drop(ticket);
+            self.shared.counters.spans_lost.add(Reason::EndedLate, 1);
             report::warn("late-span", || {
                 format!(
                     "span {:?} of trace tr-{trace_id} ended after its trace was exported (or \
@@ -217,6 +243,10 @@ impl Assembler {
             }
             pending.spans.push(span);
             pending.ticket.merge(ticket);
+            self.shared
+                .gauges
+                .pending_spans
+                .fetch_add(1, Ordering::Relaxed);
         } else {
             self.span_outbox.push(Arc::new(EndedSpan::new(
                 with_tags(span, is_root, &pending.tags),
@@ -234,11 +264,11 @@ impl Assembler {
         {
             return;
         }
-        let Some(pending) = self.pending.remove(&trace_id) else {
+        let Some(pending) = self.remove(&trace_id) else {
             return;
         };
         if !pending.root_ended {
-            self.count_dropped(&pending);
+            self.count_lost(&pending, Reason::OverMemoryBound);
             report::warn("root-dropped", || {
                 format!(
                     "trace tr-{trace_id} ({:?}) was dropped: its root span did not fit in the \
@@ -249,21 +279,41 @@ impl Assembler {
             return;
         }
         self.shared.counters.traces_completed.inc();
+        if pending.lost_spans > 0 {
+            self.shared.counters.traces_incomplete.inc();
+        }
         if self.routes.wants_traces() {
             let trace = pending.finish(self.settings.experiment_id.clone());
             self.trace_outbox.push(Arc::new(trace));
         }
     }
 
-    fn count_dropped(&self, pending: &Pending) {
-        self.shared.counters.traces_dropped.inc();
-        self.shared
-            .counters
-            .spans_dropped
-            .add(u64::from(pending.received));
+    /// Takes a trace out of the buffer.
+    fn remove(&mut self, trace_id: &TraceId) -> Option<Pending> {
+        let pending = self.pending.remove(trace_id)?;
+        let gauges = &self.shared.gauges;
+        gauges.pending_traces.fetch_sub(1, Ordering::Relaxed);
+        if self.routes.wants_traces() {
+            gauges
+                .pending_spans
+                .fetch_sub(u64::from(pending.received), Ordering::Relaxed);
+        }
+        Some(pending)
     }
 
-    fn drop_unfinished(&mut self, why: &str) {
+    /// Counts a trace that is not exported, for `reason`: lost for the trace sinks, and
+    /// its spans lost too unless span sinks already got them as they ended.
+    fn count_lost(&self, pending: &Pending, reason: Reason) {
+        let counters = &self.shared.counters;
+        if self.routes.wants_traces() {
+            counters.traces_lost.add(reason, 1);
+        }
+        if !self.routes.wants_spans() {
+            counters.spans_lost.add(reason, u64::from(pending.received));
+        }
+    }
+
+    fn drop_unfinished(&mut self, reason: Reason, why: &str) {
         if self.pending.is_empty() {
             return;
         }
@@ -274,10 +324,12 @@ impl Assembler {
             .map(|p| format!("{} ({:?})", p.shared.request_id, p.shared.root_name))
             .collect();
         let count = self.pending.len();
-        for pending in self.pending.values() {
-            self.count_dropped(pending);
+        let ids: Vec<TraceId> = self.pending.keys().copied().collect();
+        for trace_id in ids {
+            if let Some(pending) = self.remove(&trace_id) {
+                self.count_lost(&pending, reason);
+            }
         }
-        self.pending.clear();
         report::warn("unfinished-at-shutdown", || {
             format!(
                 "{why} while {count} trace(s) were unfinished (root span not ended); they were \
@@ -297,8 +349,8 @@ impl Assembler {
             .map(|(id, _)| *id)
             .collect();
         for trace_id in expired {
-            if let Some(pending) = self.pending.remove(&trace_id) {
-                self.count_dropped(&pending);
+            if let Some(pending) = self.remove(&trace_id) {
+                self.count_lost(&pending, Reason::Unfinished);
                 report::warn("trace-expired", || {
                     format!(
                         "trace {} ({:?}) was dropped: not finished after {} s \
@@ -314,9 +366,9 @@ impl Assembler {
 }
 
 /// The span sinks' copy of a span (with trace sinks too) did not fit in the queue: it
-/// is counted as failed for each span sink, and reported.
+/// is counted as lost for each span sink, and reported.
 fn copy_dropped(routes: &Routes, shared: &Shared) {
-    routes.count_span_dropped();
+    routes.count_span_lost(Reason::OverMemoryBound);
     let budget = &shared.budget;
     let names: Vec<String> = routes
         .span_destinations()

@@ -23,7 +23,8 @@ pub(super) struct Pending {
     pub(super) shared: Arc<TraceShared>,
     pub(super) spans: Vec<Span>,
     pub(super) received: u32,
-    pub(super) dropped: u32,
+    /// Spans of this trace lost before they reached the assembler (over the memory bound).
+    pub(super) lost_spans: u32,
     pub(super) root_ended: bool,
     pub(super) root_dropped: bool,
     pub(super) tags: IndexMap<String, String>,
@@ -39,7 +40,22 @@ pub(super) struct Pending {
 impl Pending {
     pub(super) fn is_complete(&self) -> bool {
         (self.root_ended || self.root_dropped)
-            && self.received + self.dropped >= self.shared.started.load(Ordering::Acquire)
+            && self.received + self.lost_spans >= self.shared.started.load(Ordering::Acquire)
+    }
+
+    /// A span of this trace was lost before it reached the assembler: the trace will be
+    /// exported incomplete, and marked so (tag [`tag::INCOMPLETE`]); without its root, it
+    /// will not be exported at all.
+    pub(super) fn span_lost(&mut self, root: bool) {
+        self.lost_spans += 1;
+        self.root_dropped |= root;
+        self.tags.insert(
+            tag::INCOMPLETE.to_owned(),
+            format!(
+                "{} span(s) not exported: over the memory bound (MLFLOW_TRACE_MAX_QUEUE_BYTES)",
+                self.lost_spans
+            ),
+        );
     }
 
     pub(super) fn apply(&mut self, update: TraceUpdate) {
@@ -100,7 +116,7 @@ impl Pending {
             shared,
             spans: Vec::new(),
             received: 0,
-            dropped: 0,
+            lost_spans: 0,
             root_ended: false,
             root_dropped: false,
             tags,

@@ -7,8 +7,8 @@ use std::thread::JoinHandle;
 use super::worker::WorkerHandle;
 use super::{AnySink, SpanItem, TraceItem};
 use crate::config::Destination;
-use crate::stats::{DestinationStats, Unit};
-use crate::sync::Barrier;
+use crate::stats::{DestinationStats, Reason, Unit};
+use crate::sync::{Barrier, BarrierPart};
 
 /// The running workers of a pipeline's sinks, by kind.
 #[derive(Debug, Clone, Default)]
@@ -72,10 +72,10 @@ impl Routes {
         fan_out(&self.traces, traces);
     }
 
-    /// Counts a span that could not be handed to the span sinks as failed for each.
-    pub(crate) fn count_span_dropped(&self) {
+    /// Counts a span that could not be handed to the span sinks as lost for each.
+    pub(crate) fn count_span_lost(&self, reason: Reason) {
         for sink in &self.spans {
-            sink.count_dropped(1);
+            sink.count_lost(reason, 1);
         }
     }
 
@@ -84,21 +84,53 @@ impl Routes {
         self.spans.iter().map(WorkerHandle::destination)
     }
 
-    /// How many workers take part in a flush.
-    pub(crate) fn workers(&self) -> usize {
-        self.spans.len() + self.traces.len()
+    /// One part of `barrier` per worker, to hand to [`flush`](Routes::flush) or
+    /// [`shutdown`](Routes::shutdown).
+    pub(crate) fn parts(&self, barrier: &Arc<Barrier>) -> Vec<BarrierPart> {
+        self.span_destinations()
+            .chain(self.traces.iter().map(WorkerHandle::destination))
+            .map(|d| barrier.part(format!("the export thread for {d}")))
+            .collect()
     }
 
-    /// Asks every worker to export what it holds, then complete its part of `barrier`.
-    pub(crate) fn flush(&self, barrier: &Arc<Barrier>) {
-        self.spans.iter().for_each(|w| w.flush(barrier.clone()));
-        self.traces.iter().for_each(|w| w.flush(barrier.clone()));
+    /// Asks every worker to export what it holds, then complete its part.
+    pub(crate) fn flush(&self, parts: Vec<BarrierPart>) {
+        let mut parts = parts.into_iter();
+        self.spans
+            .iter()
+            .zip(&mut parts)
+            .for_each(|(w, p)| w.flush(p));
+        self.traces
+            .iter()
+            .zip(&mut parts)
+            .for_each(|(w, p)| w.flush(p));
     }
 
-    /// Asks every worker to export what it holds and stop.
-    pub(crate) fn shutdown(&self, barrier: &Arc<Barrier>) {
-        self.spans.iter().for_each(|w| w.shutdown(barrier.clone()));
-        self.traces.iter().for_each(|w| w.shutdown(barrier.clone()));
+    /// Asks every worker to export what it holds and stop, then complete its part.
+    pub(crate) fn shutdown(&self, parts: Vec<BarrierPart>) {
+        let mut parts = parts.into_iter();
+        self.spans
+            .iter()
+            .zip(&mut parts)
+            .for_each(|(w, p)| w.shutdown(p));
+        self.traces
+            .iter()
+            .zip(&mut parts)
+            .for_each(|(w, p)| w.shutdown(p));
+    }
+
+    /// Counts what every worker still holds as abandoned (the process is exiting); the
+    /// total.
+    pub(crate) fn abandon_queued(&self) -> u64 {
+        self.spans
+            .iter()
+            .map(WorkerHandle::abandon_queued)
+            .sum::<u64>()
+            + self
+                .traces
+                .iter()
+                .map(WorkerHandle::abandon_queued)
+                .sum::<u64>()
     }
 
     /// Every destination, in the order the sinks were given.
@@ -158,9 +190,9 @@ mod tests {
             .map(|_| Arc::new(EndedSpan::new(sample_span(), Default::default())))
             .collect();
         routes.send_spans(spans);
-        routes.count_span_dropped();
-        let barrier = Barrier::new(routes.workers());
-        routes.flush(&barrier);
+        routes.count_span_lost(Reason::OverMemoryBound);
+        let barrier = Barrier::new();
+        routes.flush(routes.parts(&barrier));
         assert_eq!(barrier.wait(Duration::from_secs(5)), Some(Vec::new()));
         assert_eq!(first.names(), ["foo", "foo", "foo"]);
         assert_eq!(second.names(), ["foo", "foo", "foo"]);

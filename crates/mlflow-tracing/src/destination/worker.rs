@@ -1,9 +1,15 @@
 //! The worker thread behind every sink: it queues what the pipeline hands it, exports in
-//! batches (at once, or by size and delay), counts successes and failures, reports errors,
-//! and answers flushes in order.
+//! batches (at once, or by size and delay), counts what it exported and what it lost (by
+//! reason), reports errors, and answers flushes in order.
+//!
+//! The sink runs under `catch_unwind`: an exporter that panics loses the batch it held
+//! (counted), is never called again (everything later handed to it is counted as lost
+//! too), and the worker goes on answering flushes.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -11,13 +17,38 @@ use std::time::Instant;
 use super::{Batching, ExportError, Sink};
 use crate::config::Destination;
 use crate::report;
-use crate::stats::{DestinationCounters, DestinationStats, Unit};
-use crate::sync::Barrier;
+use crate::stats::{DestinationStats, LostCounters, Reason, Unit};
+use crate::sync::{BarrierPart, Counter};
 
 enum WorkerMsg<T> {
     Items(Vec<T>),
-    Flush(Arc<Barrier>),
-    Shutdown(Arc<Barrier>),
+    Flush(BarrierPart),
+    Shutdown(BarrierPart),
+}
+
+/// A destination's counters: shared by its handle and its worker.
+#[derive(Debug, Default)]
+struct Counters {
+    exported: Counter,
+    lost: LostCounters,
+    /// Items handed over and not yet exported or lost (in the channel or the queue).
+    queued: AtomicU64,
+}
+
+impl Counters {
+    fn done(&self, n: u64) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    fn exported(&self, n: u64) {
+        self.exported.add(n);
+        self.done(n);
+    }
+
+    fn lost(&self, reason: Reason, n: u64) {
+        self.lost.add(reason, n);
+        self.done(n);
+    }
 }
 
 /// The pipeline's side of a worker: where to send its items.
@@ -25,7 +56,9 @@ pub(crate) struct WorkerHandle<T> {
     destination: Arc<Destination>,
     unit: Unit,
     sender: Sender<WorkerMsg<T>>,
-    counters: Arc<DestinationCounters>,
+    counters: Arc<Counters>,
+    /// A bound on the items queued for this destination (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    max_queued: Option<u64>,
 }
 
 impl<T> Clone for WorkerHandle<T> {
@@ -35,6 +68,7 @@ impl<T> Clone for WorkerHandle<T> {
             unit: self.unit,
             sender: self.sender.clone(),
             counters: self.counters.clone(),
+            max_queued: self.max_queued,
         }
     }
 }
@@ -49,7 +83,7 @@ impl<T> fmt::Debug for WorkerHandle<T> {
 
 impl<T: Send + 'static> WorkerHandle<T> {
     /// Starts the worker thread of `sink`; the thread's handle is `None` when it could not
-    /// be started (reported; what is sent to it is then counted as failed).
+    /// be started (reported; what is sent to it is then counted as lost).
     pub(crate) fn spawn(
         sink: Box<dyn Sink<T>>,
         unit: Unit,
@@ -57,15 +91,16 @@ impl<T: Send + 'static> WorkerHandle<T> {
         let destination = Arc::new(sink.destination());
         let batching = sink.batching();
         let (sender, receiver) = mpsc::channel();
-        let counters = Arc::new(DestinationCounters::default());
+        let counters = Arc::new(Counters::default());
         let handle = WorkerHandle {
             destination: destination.clone(),
             unit,
             sender,
             counters: counters.clone(),
+            max_queued: batching.max_queued.map(|n| n as u64),
         };
         let worker = Worker {
-            sink,
+            sink: Some(sink),
             destination,
             unit,
             batching,
@@ -95,56 +130,84 @@ impl<T: Send + 'static> WorkerHandle<T> {
         &self.destination
     }
 
-    /// Hands `items` to the worker (counted as failed when it is gone).
-    pub(crate) fn send(&self, items: Vec<T>) {
+    /// Hands `items` to the worker. Past `OTEL_BSP_MAX_QUEUE_SIZE` queued items the rest
+    /// are counted as lost; so is everything when the worker is gone.
+    pub(crate) fn send(&self, mut items: Vec<T>) {
+        let offered = items.len() as u64;
+        self.counters.queued.fetch_add(offered, Ordering::Relaxed);
+        if let Some(max) = self.max_queued {
+            let queued = self.counters.queued.load(Ordering::Relaxed);
+            if queued > max {
+                let over = (queued - max).min(offered);
+                items.truncate(items.len() - over as usize);
+                self.counters.lost(Reason::OverQueueSize, over);
+                let (destination, what) = (&self.destination, self.unit.counted());
+                report::warn(&format!("queue-size:{destination}"), || {
+                    format!(
+                        "{over} {what} for {destination} were dropped: more than \
+                         OTEL_BSP_MAX_QUEUE_SIZE={max} were waiting to be sent (unset it to \
+                         bound the queue by memory only)"
+                    )
+                });
+                if items.is_empty() {
+                    return;
+                }
+            }
+        }
         let count = items.len() as u64;
         if self.sender.send(WorkerMsg::Items(items)).is_err() {
-            self.counters.failed.add(count);
+            self.counters.lost(Reason::ExporterPanicked, count);
         }
     }
 
-    /// Counts `count` items that never reached the worker as failed.
-    pub(crate) fn count_dropped(&self, count: u64) {
-        self.counters.failed.add(count);
+    /// Counts `count` items that could not be handed to the worker.
+    pub(crate) fn count_lost(&self, reason: Reason, count: u64) {
+        self.counters.lost.add(reason, count);
     }
 
-    /// Asks the worker to export what it holds, then complete its part of `barrier`.
-    pub(crate) fn flush(&self, barrier: Arc<Barrier>) {
-        if let Err(mpsc::SendError(WorkerMsg::Flush(barrier))) =
-            self.sender.send(WorkerMsg::Flush(barrier))
-        {
-            barrier.complete_part(vec![format!(
-                "{}: the export thread has stopped",
-                self.destination
-            )]);
-        }
+    /// Asks the worker to export what it holds, then complete `part`. A worker that is
+    /// gone drops the part, which completes it with an error.
+    pub(crate) fn flush(&self, part: BarrierPart) {
+        let _ = self.sender.send(WorkerMsg::Flush(part));
     }
 
     /// Asks the worker to export what it holds and stop.
-    pub(crate) fn shutdown(&self, barrier: Arc<Barrier>) {
-        if let Err(mpsc::SendError(WorkerMsg::Shutdown(barrier))) =
-            self.sender.send(WorkerMsg::Shutdown(barrier))
+    pub(crate) fn shutdown(&self, part: BarrierPart) {
+        if let Err(mpsc::SendError(WorkerMsg::Shutdown(part))) =
+            self.sender.send(WorkerMsg::Shutdown(part))
         {
-            barrier.complete_part(Vec::new());
+            part.complete(Vec::new());
         }
     }
 
+    /// Counts what is still queued as abandoned: the process is exiting and it will not
+    /// be exported. Returns how many that was.
+    pub(crate) fn abandon_queued(&self) -> u64 {
+        let queued = self.counters.queued.swap(0, Ordering::Relaxed);
+        self.counters.lost.add(Reason::Abandoned, queued);
+        queued
+    }
+
     pub(crate) fn stats(&self) -> DestinationStats {
+        let lost = self.counters.lost.snapshot();
         DestinationStats {
             destination: (*self.destination).clone(),
             unit: self.unit,
             exported: self.counters.exported.get(),
-            failed: self.counters.failed.get(),
+            failed: lost.total(),
+            lost,
+            queued: self.counters.queued.load(Ordering::Relaxed),
         }
     }
 }
 
 struct Worker<T> {
-    sink: Box<dyn Sink<T>>,
+    /// The sink; `None` once it has panicked.
+    sink: Option<Box<dyn Sink<T>>>,
     destination: Arc<Destination>,
     unit: Unit,
     batching: Batching,
-    counters: Arc<DestinationCounters>,
+    counters: Arc<Counters>,
     /// Errors since the last flush, reported to the next flush.
     errors: Vec<String>,
     queue: Vec<T>,
@@ -167,42 +230,31 @@ impl<T: Send + 'static> Worker<T> {
             };
             match msg {
                 Ok(WorkerMsg::Items(items)) => self.queue(items),
-                Ok(WorkerMsg::Flush(barrier)) => {
+                Ok(WorkerMsg::Flush(part)) => {
                     self.export_all();
-                    barrier.complete_part(std::mem::take(&mut self.errors));
+                    part.complete(std::mem::take(&mut self.errors));
                 }
-                Ok(WorkerMsg::Shutdown(barrier)) => {
+                Ok(WorkerMsg::Shutdown(part)) => {
                     self.export_all();
-                    self.sink.shutdown();
-                    barrier.complete_part(std::mem::take(&mut self.errors));
+                    self.shutdown_sink();
+                    part.complete(std::mem::take(&mut self.errors));
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => self.export_all(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.export_all();
-                    self.sink.shutdown();
+                    self.shutdown_sink();
                     return;
                 }
             }
         }
     }
 
-    fn queue(&mut self, mut items: Vec<T>) {
-        if let Some(max) = self.batching.max_queued {
-            let room = max.saturating_sub(self.queue.len());
-            if items.len() > room {
-                let dropped = items.len() - room;
-                items.truncate(room);
-                self.counters.failed.add(dropped as u64);
-                let (destination, what) = (&self.destination, self.unit.counted());
-                report::warn(&format!("queue-size:{destination}"), || {
-                    format!(
-                        "{dropped} {what} for {destination} were dropped: more than \
-                         OTEL_BSP_MAX_QUEUE_SIZE={max} were waiting to be sent (unset it to \
-                         bound the queue by memory only)"
-                    )
-                });
-            }
+    fn queue(&mut self, items: Vec<T>) {
+        if self.sink.is_none() {
+            self.counters
+                .lost(Reason::ExporterPanicked, items.len() as u64);
+            return;
         }
         self.queue.extend(items);
         self.oldest.get_or_insert_with(Instant::now);
@@ -216,20 +268,57 @@ impl<T: Send + 'static> Worker<T> {
         while !self.queue.is_empty() {
             let n = self.queue.len().min(self.batching.max_items.max(1));
             let batch: Vec<T> = self.queue.drain(..n).collect();
-            let result = self.sink.export(&batch);
-            self.account(batch.len(), result);
+            let Some(sink) = self.sink.as_mut() else {
+                self.counters
+                    .lost(Reason::ExporterPanicked, batch.len() as u64);
+                continue;
+            };
+            match catch_unwind(AssertUnwindSafe(|| sink.export(&batch))) {
+                Ok(result) => self.account(batch.len(), result),
+                Err(payload) => self.sink_panicked(batch.len(), &*payload),
+            }
+        }
+    }
+
+    fn shutdown_sink(&mut self) {
+        if let Some(mut sink) = self.sink.take()
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(|| sink.shutdown()))
+        {
+            self.sink_panicked(0, &*payload);
+        }
+    }
+
+    /// The sink panicked with the batch of `count` items: the batch is lost, and so is
+    /// everything later handed to this destination.
+    fn sink_panicked(&mut self, count: usize, payload: &(dyn std::any::Any + Send)) {
+        self.sink = None;
+        self.counters.lost(Reason::ExporterPanicked, count as u64);
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let message: String = message.chars().take(200).collect();
+        let destination = &self.destination;
+        let error = format!(
+            "{destination}: the exporter panicked ({message}); it is not called again and \
+             what is handed to it is counted as lost"
+        );
+        report::error(&format!("panic:{destination}"), || error.clone());
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
         }
     }
 
     fn account(&mut self, count: usize, result: Result<(), ExportError>) {
         match result {
-            Ok(()) => self.counters.exported.add(count as u64),
+            Ok(()) => self.counters.exported(count as u64),
             Err(err) => {
                 let failed = err.failed_of(count);
-                self.counters.exported.add((count - failed) as u64);
-                self.counters.failed.add(failed as u64);
+                self.counters.exported((count - failed) as u64);
+                self.counters.lost(Reason::ExportFailed, failed as u64);
                 let (destination, what) = (&self.destination, self.unit.counted());
-                report::error(&format!("export:{destination}:{err}"), || {
+                report::error(&format!("export:{destination}"), || {
                     format!("{failed} {what} could not be exported to {destination}: {err}")
                 });
                 let message = format!("{destination}: {err}");

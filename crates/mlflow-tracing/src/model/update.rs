@@ -128,4 +128,7 @@ pub enum UpdateTraceError {
     /// The state is not `OK` or `ERROR`.
     #[error("invalid trace state {0}: expected OK or ERROR")]
     InvalidState(TraceState),
+    /// The span's pipeline was shut down: the update cannot be applied.
+    #[error("tracing was shut down: the update was not applied")]
+    ShutDown,
 }

@@ -9,11 +9,13 @@
 //! Everything after the processor runs on background threads, so the cost on the
 //! caller's thread is building the OpenTelemetry span and one channel send.
 
+mod engine;
 mod processor;
+pub(crate) mod registry;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -29,17 +31,15 @@ use crate::error::FlushError;
 use crate::keys::SCOPE_NAME;
 use crate::stats::Stats;
 use crate::sync::Barrier;
+use engine::{Core, Phase};
 use processor::AssemblyProcessor;
 
-/// A started pipeline: the OpenTelemetry tracer whose spans it receives, the assembler's
-/// inbox, and the sinks' workers.
+/// A started pipeline: the OpenTelemetry tracer whose spans it receives, and its
+/// [`Core`] (the assembler's inbox, the sinks' workers, the counters).
 pub(crate) struct Pipeline {
     tracer: SdkTracer,
     provider: SdkTracerProvider,
-    sender: Sender<Msg>,
-    shared: Arc<Shared>,
-    routes: Routes,
-    flush_timeout: Duration,
+    core: Arc<Core>,
     shut_down: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -47,7 +47,7 @@ pub(crate) struct Pipeline {
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
-            .field("destinations", &self.routes.destinations())
+            .field("destinations", &self.core.destinations())
             .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -88,13 +88,20 @@ impl Pipeline {
             .with_span_processor(AssemblyProcessor::new(sender.clone(), shared.clone()))
             .build();
         let tracer = provider.tracer_with_scope(InstrumentationScope::builder(SCOPE_NAME).build());
-        Pipeline {
-            tracer,
-            provider,
+        let has_destinations = !routes.is_empty();
+        let core = Arc::new(Core::new(
             sender,
             shared,
             routes,
-            flush_timeout: settings.flush_timeout.value,
+            settings.flush_timeout.value,
+        ));
+        if has_destinations {
+            registry::register(&core);
+        }
+        Pipeline {
+            tracer,
+            provider,
+            core,
             shut_down: AtomicBool::new(false),
             threads: Mutex::new(threads),
         }
@@ -106,57 +113,48 @@ impl Pipeline {
 
     /// Whether spans should be recorded at all.
     pub(crate) fn is_active(&self) -> bool {
-        !self.routes.is_empty() && !self.shut_down.load(Ordering::Acquire)
+        !self.core.routes().is_empty() && !self.shut_down.load(Ordering::Acquire)
     }
 
-    /// Sends a message to the assembler (a dropped span when it is gone).
-    pub(crate) fn send(&self, msg: Msg) {
-        if self.sender.send(msg).is_err() {
-            self.shared.counters.spans_dropped.inc();
-        }
+    /// Sends a message to the assembler; `false` when it is gone (shut down).
+    pub(crate) fn send(&self, msg: Msg) -> bool {
+        self.core.send(msg)
     }
 
     /// The configured upper bound of a flush.
     pub(crate) fn flush_timeout(&self) -> Duration {
-        self.flush_timeout
+        self.core.flush_timeout()
     }
 
     /// Where the sinks send to, in order.
     pub(crate) fn destinations(&self) -> &[Destination] {
-        self.routes.destinations()
+        self.core.destinations()
     }
 
-    /// Sends a flush (or shutdown) barrier behind everything queued: the assembler and
-    /// every worker complete a part of it once they have exported what came before it.
-    pub(crate) fn flush_barrier(&self, shutdown: bool) -> Arc<Barrier> {
-        let parts = 1 + self.routes.workers();
-        let barrier = Barrier::new(parts);
-        let msg = if shutdown {
-            Msg::Shutdown(barrier.clone())
-        } else {
-            Msg::Flush(barrier.clone())
-        };
-        if self.sender.send(msg).is_err() {
-            // The assembler is gone, so nothing is pending.
-            for _ in 0..parts {
-                barrier.complete_part(Vec::new());
-            }
-        }
-        self.shared.wake_assembler();
-        barrier
+    /// Sends a flush barrier behind everything queued; see [`Core::flush_barrier`].
+    pub(crate) fn flush_barrier(&self) -> Arc<Barrier> {
+        self.core.flush_barrier(false)
+    }
+
+    /// What was lost since the previous flush, with `errors` from a completed barrier.
+    pub(crate) fn report_since_last_flush(&self, errors: Vec<String>) -> Result<(), FlushError> {
+        self.core.report_since_last_flush(errors)
     }
 
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        wait(&self.flush_barrier(false), timeout)
+        self.core.finish_flush(&self.flush_barrier(), timeout)
     }
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(FlushError::AlreadyShutDown);
         }
-        let result = wait(&self.flush_barrier(true), timeout);
-        if result.is_ok() {
+        let barrier = self.core.flush_barrier(true);
+        self.core.set_phase(Phase::Draining(barrier.clone()));
+        let result = self.core.finish_flush(&barrier, timeout);
+        if !matches!(result, Err(FlushError::Timeout(_))) {
             // Every worker has finished; joining returns at once.
+            self.core.set_phase(Phase::Done);
             if let Ok(mut threads) = self.threads.lock() {
                 for thread in threads.drain(..) {
                     let _ = thread.join();
@@ -170,35 +168,18 @@ impl Pipeline {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        Stats {
-            spans_ended: c.spans_ended.get(),
-            spans_dropped: c.spans_dropped.get(),
-            traces_completed: c.traces_completed.get(),
-            traces_dropped: c.traces_dropped.get(),
-            queued_bytes: self.shared.budget.used(),
-            max_queue_bytes: self.shared.budget.max(),
-            destinations: self.routes.stats(),
-        }
-    }
-}
-
-/// Waits for a flush or shutdown barrier: its export errors, or a timeout.
-pub(crate) fn wait(barrier: &Barrier, timeout: Duration) -> Result<(), FlushError> {
-    match barrier.wait(timeout) {
-        None => Err(FlushError::Timeout(timeout)),
-        Some(errors) if errors.is_empty() => Ok(()),
-        Some(errors) => Err(FlushError::Export(errors)),
+        self.core.stats()
     }
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
         // The last handle is gone: let the workers drain what they hold and stop, without
-        // waiting for them.
+        // waiting for them. The registry keeps the core, so the exit hook waits for the
+        // drain (within its deadline) and counts what does not make it.
         if !self.shut_down.swap(true, Ordering::AcqRel) {
-            let _ = self.sender.send(Msg::Shutdown(Barrier::new(usize::MAX)));
-            self.shared.wake_assembler();
+            let barrier = self.core.flush_barrier(true);
+            self.core.set_phase(Phase::Draining(barrier));
         }
     }
 }

@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 use crate::assembly::{Msg, Shared};
 use crate::report;
+use crate::stats::Reason;
 
 #[derive(Debug)]
 pub(crate) struct AssemblyProcessor {
@@ -35,35 +36,39 @@ impl SpanProcessor for AssemblyProcessor {
         shared.counters.spans_ended.inc();
         let trace_id = span.span_context.trace_id();
         let root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID;
-        let message = match shared.budget.try_acquire(estimate_size(&span)) {
-            Some(ticket) => Msg::SpanEnded(span, ticket),
+        let (message, fits) = match shared.budget.try_acquire(estimate_size(&span)) {
+            Some(ticket) => (Msg::SpanEnded(span, ticket), true),
             None => {
-                shared.counters.spans_dropped.inc();
+                shared.counters.spans_lost.add(Reason::OverMemoryBound, 1);
                 if shared.drop_report_due() {
                     let budget = &shared.budget;
-                    let dropped = shared.counters.spans_dropped.get();
-                    report::warn("queue-full", || {
-                        format!(
-                            "the export queue is full ({} of {} bytes in use): {dropped} \
-                             span(s) dropped so far, the latest {:?}. Raise \
-                             MLFLOW_TRACE_MAX_QUEUE_BYTES or check that the destinations \
-                             keep up",
-                            budget.used(),
-                            budget.max(),
-                            span.name
-                        )
-                    });
+                    let dropped = shared.counters.spans_lost.snapshot().over_memory_bound;
+                    // Rate-limited per pipeline by `drop_report_due`.
+                    report::warn_now(&format!(
+                        "the export queue is full ({} of {} bytes in use): {dropped} span(s) \
+                         dropped so far, the latest {:?}. Raise MLFLOW_TRACE_MAX_QUEUE_BYTES \
+                         or check that the destinations keep up",
+                        budget.used(),
+                        budget.max(),
+                        span.name
+                    ));
                 }
-                Msg::SpanDropped { trace_id, root }
+                // The assembler still needs to know, to finish the trace (marked
+                // incomplete).
+                (Msg::SpanDropped { trace_id, root }, false)
             }
         };
+        shared.span_sent();
         let sent = self.sender.send(message);
         if shared.budget.used() > shared.budget.max() / 8 {
             // A backlog is building up: have the assembler drain it now.
             shared.wake_assembler();
         }
         if sent.is_err() {
-            shared.counters.spans_dropped.inc();
+            shared.span_received();
+            if fits {
+                shared.counters.spans_lost.add(Reason::EndedLate, 1);
+            }
             report::warn("ended-after-shutdown", || {
                 "a span ended after tracing was shut down and was dropped".to_owned()
             });

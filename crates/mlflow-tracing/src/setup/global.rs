@@ -1,9 +1,8 @@
 //! The default pipeline: global (configured from the environment on first use, like the
 //! Python SDK) or scoped to a thread for tests.
 
-use std::cell::RefCell;
-use std::sync::{Arc, Mutex, Once, RwLock, Weak};
-use std::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::tracing::Tracing;
 use crate::config::{
@@ -32,14 +31,13 @@ static CODE: Mutex<CodeConfig> = Mutex::new(CodeConfig {
     tracking_uri: None,
     experiment: None,
 });
-/// Pipelines replaced by a new configuration; flushed at exit if still alive.
-static RETIRED: Mutex<Vec<Weak<Pipeline>>> = Mutex::new(Vec::new());
-/// How long the exit hook waits for export.
-const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 thread_local! {
     /// The thread's scoped default, set by [`Tracing::set_default`].
     static SCOPED: RefCell<Option<Tracing>> = const { RefCell::new(None) };
+    /// This thread is building the global pipeline (a span started meanwhile, e.g. by a
+    /// `tracing` subscriber the build reports to, must not build another).
+    static BUILDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The pipeline new traces on this thread go to.
@@ -51,20 +49,37 @@ pub(crate) fn current_pipeline() -> Arc<Pipeline> {
 }
 
 /// The global pipeline, created from the environment on first use.
+///
+/// No lock is held while it is built (reading the environment and git metadata,
+/// starting threads, reporting problems): a span started meanwhile on another thread
+/// builds its own and the first one stored wins; one started on this thread, from inside
+/// the build, is not recorded.
 pub(crate) fn global() -> Tracing {
-    if let Some(tracing) = GLOBAL.read().ok().and_then(|g| g.clone()) {
+    if let Some(tracing) = read_global() {
         return tracing;
     }
-    let Ok(mut slot) = GLOBAL.write() else {
-        return Tracing::disabled();
-    };
-    if let Some(tracing) = slot.as_ref() {
-        return tracing.clone();
+    if BUILDING.try_with(Cell::get).unwrap_or(true) {
+        return disabled();
     }
-    let tracing = build_from_env();
-    *slot = Some(tracing.clone());
-    register_exit_flush();
-    tracing
+    let _ = BUILDING.try_with(|b| b.set(true));
+    let built = build_from_env();
+    let _ = BUILDING.try_with(|b| b.set(false));
+    let stored = match GLOBAL.write() {
+        Ok(mut slot) => slot.get_or_insert_with(|| built.clone()).clone(),
+        Err(_) => return disabled(),
+    };
+    // Another thread may have stored its pipeline first: ours (never used) is dropped.
+    stored
+}
+
+fn read_global() -> Option<Tracing> {
+    GLOBAL.read().ok().and_then(|g| g.clone())
+}
+
+/// A pipeline that records nothing, shared.
+fn disabled() -> Tracing {
+    static DISABLED: OnceLock<Tracing> = OnceLock::new();
+    DISABLED.get_or_init(Tracing::disabled).clone()
 }
 
 fn build_from_env() -> Tracing {
@@ -84,23 +99,17 @@ fn build_from_env() -> Tracing {
 }
 
 /// Replaces the global pipeline. The old one keeps serving the spans that are still
-/// open in it, and is flushed at exit.
+/// open in it; it is flushed at exit like every pipeline that may hold data.
 fn replace_global(new: Option<Tracing>) {
     let old = match GLOBAL.write() {
         Ok(mut slot) => std::mem::replace(&mut *slot, new),
         Err(_) => return,
     };
-    if let Some(old) = old
-        && let Ok(mut retired) = RETIRED.lock()
-    {
-        retired.retain(|w| w.strong_count() > 0);
-        retired.push(Arc::downgrade(old.pipeline()));
-    }
+    drop(old);
 }
 
 pub(crate) fn install(tracing: Tracing) -> TracingGuard {
     replace_global(Some(tracing.clone()));
-    register_exit_flush();
     TracingGuard { tracing }
 }
 
@@ -227,49 +236,4 @@ pub fn shutdown() -> Result<(), FlushError> {
         Some(tracing) => tracing.shutdown(),
         None => Ok(()),
     }
-}
-
-fn register_exit_flush() {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        // SAFETY: `flush_at_exit` is an `extern "C" fn()` that never unwinds.
-        let rc = unsafe { libc::atexit(flush_at_exit) };
-        if rc != 0 {
-            report::warn("atexit", || {
-                "could not register the exit hook: call mlflow_tracing::flush() before the \
-                 program ends"
-                    .to_owned()
-            });
-        }
-    });
-}
-
-/// Runs at process exit: exports what the global pipelines still hold, so a program that
-/// never called `flush` loses nothing (as Python's atexit hook does).
-extern "C" fn flush_at_exit() {
-    let _ = std::panic::catch_unwind(|| {
-        let mut pipelines: Vec<Tracing> = GLOBAL
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .into_iter()
-            .collect();
-        if let Ok(retired) = RETIRED.lock() {
-            pipelines.extend(
-                retired
-                    .iter()
-                    .filter_map(Weak::upgrade)
-                    .map(Tracing::from_arc),
-            );
-        }
-        for tracing in pipelines {
-            match tracing.flush_with_timeout(EXIT_FLUSH_TIMEOUT) {
-                Ok(()) => {}
-                Err(FlushError::AlreadyShutDown) => {}
-                Err(err) => report::error("exit-flush", || {
-                    format!("not every trace could be exported before exit: {err}")
-                }),
-            }
-        }
-    });
 }

@@ -28,10 +28,6 @@ impl Tracing {
         }
     }
 
-    pub(crate) fn from_arc(inner: Arc<Pipeline>) -> Tracing {
-        Tracing { inner }
-    }
-
     /// The running pipeline.
     pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
         &self.inner
@@ -66,16 +62,17 @@ impl Tracing {
     }
 
     /// [`flush`](Tracing::flush) for async code: completes when everything finished so
-    /// far has been exported, without blocking the executor. Bound it with your runtime's
-    /// timeout if needed.
+    /// far has been exported, or when the flush timeout has passed, without blocking the
+    /// executor (the deadline is kept by a short-lived helper thread, so any executor
+    /// works).
     pub fn flush_async(&self) -> impl std::future::Future<Output = Result<(), FlushError>> + use<> {
-        let barrier = self.inner.flush_barrier(false);
+        let pipeline = self.inner.clone();
+        let timeout = pipeline.flush_timeout();
+        let waiting = pipeline.flush_barrier().wait_async(timeout);
         async move {
-            let errors = barrier.wait_async().await;
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(FlushError::Export(errors))
+            match waiting.await {
+                Some(errors) => pipeline.report_since_last_flush(errors),
+                None => Err(FlushError::Timeout(timeout)),
             }
         }
     }

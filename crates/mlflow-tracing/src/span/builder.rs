@@ -273,7 +273,8 @@ impl SpanBuilder {
                     span_context.trace_id(),
                     self.name.to_string(),
                 ));
-                pipeline.send(Msg::TraceStarted(trace.clone()));
+                // When the pipeline was just shut down, the trace's spans are counted as they end.
+                let _ = pipeline.send(Msg::TraceStarted(trace.clone()));
                 trace
             }
         };

@@ -362,11 +362,15 @@ impl LiveSpan {
             return Err(UpdateTraceError::NoActiveSpan);
         };
         update.validate()?;
-        inner.pipeline.send(Msg::Update {
+        let sent = inner.pipeline.send(Msg::Update {
             trace_id: inner.trace.otel_trace_id,
             update: Box::new(update),
         });
-        Ok(())
+        if sent {
+            Ok(())
+        } else {
+            Err(UpdateTraceError::ShutDown)
+        }
     }
 
     /// Ends the span: status OK unless it is ERROR, default log level, end time now.

@@ -7,7 +7,7 @@ mod budget;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(crate) use barrier::Barrier;
+pub(crate) use barrier::{Barrier, BarrierPart};
 pub(crate) use budget::{Budget, Ticket};
 
 /// A monotonic event counter, read without synchronisation (statistics only).

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod child;
+
 use mlflow_tracing::testing::InMemoryTraces;
 use mlflow_tracing::{Span, Trace, Tracing, TracingBuilder};
 
