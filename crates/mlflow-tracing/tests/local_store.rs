@@ -201,3 +201,109 @@ fn several_writers_at_once_lose_nothing() {
     assert_eq!(listed.len(), WRITERS * TRACES);
     assert!(listed.iter().all(|t| t.span_count() == 2));
 }
+
+#[test]
+fn a_database_locked_longer_than_sqlites_busy_wait_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let tracing = Tracing::builder()
+        .with_env({
+            let uri = format!("sqlite:///{}", db.display());
+            move |k| (k == "MLFLOW_TRACKING_URI").then(|| uri.clone())
+        })
+        .flush_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    tracing.in_scope(|| drop(start_span("before").start()));
+    tracing.flush().unwrap();
+    // Another connection (as another process would) holds an exclusive lock for 6 s:
+    // longer than SQLite's busy wait, shorter than the store's retry budget (60 s).
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        locker.execute_batch("COMMIT").unwrap();
+    });
+    tracing.in_scope(|| {
+        drop(start_span("during the lock").start());
+        drop(start_span("also during the lock").start());
+    });
+    tracing.flush().unwrap();
+    release.join().unwrap();
+    let names: Vec<String> = LocalStore::open(&db)
+        .unwrap()
+        .list_traces(None, 10)
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.info().name().map(str::to_owned))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn a_database_a_killed_writer_left_can_still_be_read() {
+    if crate::support::child::is_child() {
+        // A writer killed in the middle of a transaction that already wrote pages: a hot
+        // journal is left behind.
+        let db = std::env::var("TEST_DB").unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("PRAGMA cache_size = 1; BEGIN IMMEDIATE;")
+            .unwrap();
+        for i in 0..2_000 {
+            conn.execute(
+                "INSERT INTO experiments (name, lifecycle_stage, creation_time, \
+                 last_update_time, workspace) VALUES (?1, 'active', 0, 0, 'default')",
+                [format!("half-written-{i}-{}", "x".repeat(200))],
+            )
+            .unwrap();
+        }
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let tracing = store_pipeline(&db, None);
+    tracing.in_scope(chain_trace);
+    tracing.shutdown().unwrap();
+    let _ = crate::support::child::run_child_output(
+        "local_store::a_database_a_killed_writer_left_can_still_be_read",
+        &[("TEST_DB", db.display().to_string())],
+        std::time::Duration::from_secs(60),
+    );
+    let journal = dir.path().join("mlflow.db-journal");
+    assert!(journal.exists(), "the killed writer left a journal");
+    let store = LocalStore::open(&db).unwrap();
+    assert_eq!(store.list_traces(None, 10).unwrap().len(), 1);
+    // The half-written transaction was rolled back, not read.
+    assert_eq!(
+        query(
+            &db,
+            "SELECT CAST(count(*) AS TEXT) FROM experiments WHERE name LIKE 'half-written%'"
+        ),
+        ["0"]
+    );
+    let diagnosis = Tracing::builder()
+        .with_env({
+            let uri = format!("sqlite:///{}", db.display());
+            move |k| (k == "MLFLOW_TRACKING_URI").then(|| uri.clone())
+        })
+        .diagnose()
+        .unwrap();
+    assert!(diagnosis.ok(), "{diagnosis}");
+}
+
+#[test]
+fn doctor_names_a_store_that_cannot_be_written() {
+    let diagnosis = Tracing::builder()
+        .with_env(|k| {
+            (k == "MLFLOW_TRACKING_URI").then(|| "sqlite:////proc/mlflow-tracing/mlflow.db".into())
+        })
+        .diagnose()
+        .unwrap();
+    assert!(!diagnosis.ok(), "{diagnosis}");
+    let text = diagnosis.to_string();
+    assert!(text.contains("[PROBLEM] MLflow SQLite store"), "{text}");
+    assert!(
+        text.contains("cannot create files in the directory /proc"),
+        "{text}"
+    );
+}

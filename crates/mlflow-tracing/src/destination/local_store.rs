@@ -49,7 +49,7 @@ mod imp {
     use super::*;
     use crate::config::Destination;
     use crate::destination::{Check, ExportError, Sink, TraceItem};
-    use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, inspect};
+    use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, check_writable, inspect};
     use crate::model::Trace;
 
     pub(super) fn sink(path: &Path, experiment: &Experiment) -> Result<AnySink, BuildError> {
@@ -107,33 +107,25 @@ mod imp {
         }
 
         fn check(&mut self) -> Check {
+            let mut findings = Vec::new();
             if self.path.exists() {
-                return inspect(&self.path)
-                    .map(|s| vec![s])
-                    .map_err(|e| vec![e.to_string()]);
-            }
-            let Some(existing) = self.path.ancestors().skip(1).find(|dir| dir.exists()) else {
-                return Err(vec![format!(
-                    "no existing directory above {}",
-                    self.path.display()
-                )]);
-            };
-            let probe = existing.join(format!(".mlflow-tracing-doctor-{}", std::process::id()));
-            match std::fs::write(&probe, b"") {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&probe);
-                    Ok(vec![format!(
-                        "{} does not exist yet; it will be created, with MLflow \
-                         {MLFLOW_SCHEMA_VERSION}'s schema, at the first trace",
-                        self.path.display(),
-                    )])
-                }
-                Err(err) => Err(vec![format!(
-                    "{} cannot be created: {} is not writable ({err}); set MLFLOW_TRACKING_URI \
-                     to a writable place, e.g. sqlite:////tmp/mlflow.db",
+                findings.push(inspect(&self.path).map_err(|e| vec![e.to_string()])?);
+            } else {
+                findings.push(format!(
+                    "{} does not exist yet; it will be created, with MLflow \
+                     {MLFLOW_SCHEMA_VERSION}'s schema, at the first trace",
                     self.path.display(),
-                    existing.display()
-                )]),
+                ));
+            }
+            match check_writable(&self.path) {
+                Ok(()) => {
+                    findings.push("it can be written, and its disk has room".to_owned());
+                    Ok(findings)
+                }
+                Err(problem) => {
+                    findings.push(problem.to_string());
+                    Err(findings)
+                }
             }
         }
 

@@ -14,8 +14,10 @@
 //! [`LocalStore`] reads traces back (the `mlflow-trace traces` commands use it).
 
 mod read;
+mod writability;
 mod write;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,10 +33,13 @@ const SCHEMA_SQL: &str = include_str!("schema/mlflow.sql");
 const REVISIONS: &str = include_str!("schema/revisions.txt");
 /// The MLflow version whose schema this is.
 pub const MLFLOW_SCHEMA_VERSION: &str = "3.17.2";
-/// How long a writer waits for another process's lock before retrying.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a write keeps retrying a locked database before giving up.
+/// How long a statement waits for another process's lock before it is retried.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long every operation of a writer — opening, checking the schema, looking up
+/// experiments, writing — keeps retrying a database another process has locked.
 const LOCKED_RETRY_BUDGET: Duration = Duration::from_secs(60);
+/// How long a reader (`LocalStore`) waits for a writer's lock.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The alembic revision of the schema this crate writes.
 pub fn schema_revision() -> &'static str {
@@ -80,6 +85,13 @@ pub enum StoreError {
     NoSuchExperiment {
         /// The experiment id.
         id: String,
+    },
+    /// The database cannot be written: the file, its directory or its disk.
+    NotWritable {
+        /// The database.
+        path: PathBuf,
+        /// What stops it, in plain words.
+        problem: String,
     },
     /// An experiment name that MLflow does not accept (empty).
     InvalidExperimentName {
@@ -127,6 +139,11 @@ impl fmt::Display for StoreError {
             StoreError::NoSuchExperiment { id } => {
                 write!(f, "experiment {id} does not exist or is deleted")
             }
+            StoreError::NotWritable { problem, .. } => write!(
+                f,
+                "{problem}; set MLFLOW_TRACKING_URI to a writable place, e.g. \
+                 sqlite:////tmp/mlflow.db"
+            ),
             StoreError::InvalidExperimentName { name } => {
                 write!(f, "invalid experiment name {name:?}: it must not be empty")
             }
@@ -191,6 +208,8 @@ pub(crate) struct Store {
     path: PathBuf,
     /// Root under which new experiments' artifact locations are made (`<cwd>/mlruns`).
     artifact_root: PathBuf,
+    /// Active experiments already looked up, by id.
+    experiments: HashMap<String, Experiment>,
 }
 
 impl fmt::Debug for Store {
@@ -215,7 +234,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(sqlite_err(format!("opening {}", path.display())))?;
+        .map_err(|e| writability::explain(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_err("setting the busy timeout"))?;
         let artifact_root = std::env::current_dir().unwrap_or_default().join("mlruns");
@@ -223,6 +242,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             artifact_root,
+            experiments: HashMap::new(),
         };
         store.ensure_schema()?;
         Ok(store)
@@ -264,39 +284,18 @@ impl Store {
         }
     }
 
+    /// The schema revision: `None` for an empty database.
     fn revision(&self) -> Result<Option<String>, StoreError> {
         let path = self.path.display().to_string();
-        let tables: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sqlite_err(format!("reading {path}")))?;
-        if tables == 0 {
-            return Ok(None);
-        }
-        let has_version: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sqlite_err(format!("reading {path}")))?;
-        if has_version == 0 {
-            return Err(StoreError::NotMlflow {
+        match retry_locked(|| read_revision(&self.conn))
+            .map_err(sqlite_err(format!("reading the schema revision of {path}")))?
+        {
+            Revision::Empty => Ok(None),
+            Revision::NotMlflow => Err(StoreError::NotMlflow {
                 path: self.path.clone(),
-            });
+            }),
+            Revision::At(revision) => Ok(Some(revision)),
         }
-        self.conn
-            .query_row("SELECT version_num FROM alembic_version", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(sqlite_err(format!("reading the schema revision of {path}")))
-            .map(|r| r.or_else(|| Some(String::new())))
     }
 
     fn check_revision(&self, revision: String) -> Result<(), StoreError> {
@@ -308,26 +307,33 @@ impl Store {
         }
     }
 
-    /// The active experiment with this id.
-    pub(crate) fn experiment(&self, id: &str) -> Result<Experiment, StoreError> {
+    /// The active experiment with this id (looked up once, then remembered).
+    pub(crate) fn experiment(&mut self, id: &str) -> Result<Experiment, StoreError> {
+        if let Some(experiment) = self.experiments.get(id) {
+            return Ok(experiment.clone());
+        }
         let numeric: i64 = id
             .parse()
             .map_err(|_| StoreError::NoSuchExperiment { id: id.to_owned() })?;
-        self.conn
-            .query_row(
-                "SELECT experiment_id, artifact_location FROM experiments \
-                 WHERE experiment_id = ?1 AND lifecycle_stage = 'active'",
-                [numeric],
-                |r| {
-                    Ok(Experiment {
-                        id: r.get::<_, i64>(0)?.to_string(),
-                        artifact_location: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    })
-                },
-            )
-            .optional()
-            .map_err(sqlite_err("reading experiments"))?
-            .ok_or_else(|| StoreError::NoSuchExperiment { id: id.to_owned() })
+        let found = retry_locked(|| {
+            self.conn
+                .query_row(
+                    "SELECT experiment_id, artifact_location FROM experiments \
+                     WHERE experiment_id = ?1 AND lifecycle_stage = 'active'",
+                    [numeric],
+                    |r| {
+                        Ok(Experiment {
+                            id: r.get::<_, i64>(0)?.to_string(),
+                            artifact_location: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()
+        })
+        .map_err(sqlite_err("reading experiments"))?
+        .ok_or_else(|| StoreError::NoSuchExperiment { id: id.to_owned() })?;
+        self.experiments.insert(id.to_owned(), found.clone());
+        Ok(found)
     }
 
     /// The id of the experiment named `name`, creating it when missing, as
@@ -383,15 +389,11 @@ impl Store {
 /// Describes an existing database without writing to it: its schema revision and how
 /// many traces and experiments it holds, or why it cannot be used.
 pub(crate) fn inspect(path: &Path) -> Result<String, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_err(format!("opening {}", path.display())))?;
     let store = Store {
-        conn,
+        conn: read::open_for_reading(path)?,
         path: path.to_owned(),
         artifact_root: PathBuf::new(),
+        experiments: HashMap::new(),
     };
     let Some(revision) = store.revision()? else {
         return Ok(format!(
@@ -412,6 +414,52 @@ pub(crate) fn inspect(path: &Path) -> Result<String, StoreError> {
         "MLflow database at schema revision {revision} (MLflow {MLFLOW_SCHEMA_VERSION}): {traces} \
          trace(s) in {experiments} active experiment(s)"
     ))
+}
+
+/// Whether the store at `path` can be written (for `doctor`): `Err` names what stops it.
+pub(crate) fn check_writable(path: &Path) -> Result<(), StoreError> {
+    match writability::problem(path) {
+        None => Ok(()),
+        Some(problem) => Err(StoreError::NotWritable {
+            path: path.to_owned(),
+            problem,
+        }),
+    }
+}
+
+/// What a database holds, schema-wise.
+enum Revision {
+    /// No tables at all: a new database.
+    Empty,
+    /// Tables, but no `alembic_version`: not MLflow's.
+    NotMlflow,
+    /// MLflow's schema at this alembic revision (empty when the table has no row).
+    At(String),
+}
+
+fn read_revision(conn: &Connection) -> rusqlite::Result<Revision> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 {
+        return Ok(Revision::Empty);
+    }
+    let has_version: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_version == 0 {
+        return Ok(Revision::NotMlflow);
+    }
+    let revision = conn
+        .query_row("SELECT version_num FROM alembic_version", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?;
+    Ok(Revision::At(revision.unwrap_or_default()))
 }
 
 fn now_ms() -> i64 {
@@ -435,7 +483,7 @@ mod tests {
     fn creates_a_new_database_with_the_default_experiment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/mlflow.db");
-        let store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path).unwrap();
         let exp = store.experiment("0").unwrap();
         assert!(exp.artifact_location.ends_with("mlruns/0"), "{exp:?}");
         let tables: i64 = store

@@ -47,19 +47,15 @@ impl TraceSummary {
 }
 
 impl LocalStore {
-    /// Opens an existing database read-only.
+    /// Opens an existing database for reading. Nothing is written through it — except
+    /// that SQLite rolls back a transaction a writer left unfinished (a writer killed
+    /// mid-write leaves a "hot" journal), which it must do before anyone can read.
     pub fn open(path: impl AsRef<Path>) -> Result<LocalStore, StoreError> {
         let path = path.as_ref().to_owned();
         if !path.exists() {
             return Err(StoreError::Missing { path });
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite_err(format!("opening {}", path.display())))?;
-        conn.busy_timeout(super::BUSY_TIMEOUT)
-            .map_err(sqlite_err("setting the busy timeout"))?;
+        let conn = open_for_reading(&path)?;
         let is_mlflow: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
@@ -260,4 +256,18 @@ fn info_from_row(row: &Row<'_>) -> rusqlite::Result<Row2Info> {
         tokens,
         cost,
     })
+}
+
+/// A connection for reading `path`: read-write where the file allows it (so that SQLite
+/// can roll back a hot journal a killed writer left), with writes refused
+/// (`query_only`); read-only otherwise.
+pub(super) fn open_for_reading(path: &Path) -> Result<Connection, StoreError> {
+    let open = |flags| Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX);
+    let conn = open(OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .and_then(|conn| conn.pragma_update(None, "query_only", true).map(|()| conn))
+        .or_else(|_| open(OpenFlags::SQLITE_OPEN_READ_ONLY))
+        .map_err(sqlite_err(format!("opening {}", path.display())))?;
+    conn.busy_timeout(super::READ_BUSY_TIMEOUT)
+        .map_err(sqlite_err("setting the busy timeout"))?;
+    Ok(conn)
 }

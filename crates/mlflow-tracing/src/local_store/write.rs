@@ -1,8 +1,6 @@
 //! Writing finished traces: the rows MLflow's SQL store writes for `start_trace` and
 //! `log_spans` (`trace_info`, `trace_tags`, `trace_request_metadata`, `spans`).
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::Value;
 
@@ -42,63 +40,70 @@ pub(crate) struct WriteOutcome {
 }
 
 impl Store {
-    /// Writes `traces` in one transaction, each in its own savepoint. Traces without an
+    /// Writes `traces` atomically: all in one transaction, or none. Traces without an
     /// experiment id go to `default_experiment`.
+    ///
+    /// When the batch fails because of one trace's data (a constraint, a value too big),
+    /// the traces are written again one per transaction, so that one bad trace does not
+    /// cost the others. When it fails because of the database (disk full, I/O error,
+    /// read-only), nothing of it is written and the error is returned: the counts stay
+    /// exact.
     pub(crate) fn write_traces(
         &mut self,
         traces: &[&Trace],
         default_experiment: &str,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut experiments: HashMap<String, Result<Experiment, StoreError>> = HashMap::new();
+        let mut outcome = WriteOutcome::default();
+        let mut ready: Vec<(&Trace, Experiment)> = Vec::with_capacity(traces.len());
         for trace in traces {
-            let id = trace
-                .info()
-                .experiment_id()
-                .unwrap_or(default_experiment)
-                .to_owned();
-            if let std::collections::hash_map::Entry::Vacant(entry) = experiments.entry(id) {
-                let experiment = self.experiment(entry.key());
-                entry.insert(experiment);
+            let id = trace.info().experiment_id().unwrap_or(default_experiment);
+            match self.experiment(id) {
+                Ok(experiment) => ready.push((trace, experiment)),
+                Err(err) => outcome
+                    .failed
+                    .push((trace.info().trace_id().to_owned(), err)),
             }
         }
         let path = self.path.display().to_string();
-        retry_locked(|| {
-            let mut tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut outcome = WriteOutcome::default();
-            for trace in traces {
-                let id = trace.info().experiment_id().unwrap_or(default_experiment);
-                let experiment = match &experiments[id] {
-                    Ok(experiment) => experiment,
-                    Err(err) => {
-                        outcome
-                            .failed
-                            .push((trace.info().trace_id().to_owned(), err.clone()));
-                        continue;
-                    }
-                };
-                let sp = tx.savepoint()?;
-                match write_trace(&sp, trace, experiment) {
-                    Ok(()) => {
-                        sp.commit()?;
-                        outcome.written += 1;
-                    }
-                    Err(err) if super::is_busy(&err) => return Err(err),
-                    Err(err) => {
-                        drop(sp);
-                        outcome.failed.push((
-                            trace.info().trace_id().to_owned(),
-                            sqlite_err(format!("writing trace {}", trace.info().trace_id()))(err),
-                        ));
+        match retry_locked(|| write_all(&mut self.conn, &ready)) {
+            Ok(()) => outcome.written += ready.len(),
+            Err(err) if is_about_one_trace(&err) && ready.len() > 1 => {
+                for one in &ready {
+                    match retry_locked(|| write_all(&mut self.conn, std::slice::from_ref(one))) {
+                        Ok(()) => outcome.written += 1,
+                        Err(err) => outcome.failed.push((
+                            one.0.info().trace_id().to_owned(),
+                            sqlite_err(format!("writing trace {}", one.0.info().trace_id()))(err),
+                        )),
                     }
                 }
             }
-            tx.commit()?;
-            Ok(outcome)
-        })
-        .map_err(sqlite_err(format!("writing traces to {path}")))
+            Err(err) => return Err(sqlite_err(format!("writing traces to {path}"))(err)),
+        }
+        Ok(outcome)
     }
+}
+
+/// Writes `traces` in one transaction; on any error it is rolled back.
+fn write_all(conn: &mut Connection, traces: &[(&Trace, Experiment)]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (trace, experiment) in traces {
+        write_trace(&tx, trace, experiment)?;
+    }
+    tx.commit()
+}
+
+/// Whether an error is about the data of one trace (so the others can still be
+/// written), rather than about the database.
+fn is_about_one_trace(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::ConstraintViolation
+                | rusqlite::ErrorCode::TooBig
+                | rusqlite::ErrorCode::TypeMismatch
+        )
+    )
 }
 
 fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusqlite::Result<()> {
@@ -278,5 +283,94 @@ fn enrich_for_store(span: &Span) -> std::borrow::Cow<'_, Span> {
             std::borrow::Cow::Owned(enriched)
         }
         None => std::borrow::Cow::Borrowed(span),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use indexmap::IndexMap;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{SpanId, TraceId};
+
+    use super::*;
+    use crate::model::{TraceInfo, sample_span};
+    use crate::types::TraceState;
+
+    /// A trace of one span with `bytes` of inputs, its ids made from `n`.
+    fn trace(n: u64, bytes: usize) -> Trace {
+        let trace_id = format!("tr-{n:032x}");
+        let mut span = sample_span();
+        span.trace_id = Arc::from(trace_id.as_str());
+        span.otel_trace_id = TraceId::from(u128::from(n));
+        span.span_id = SpanId::from(n + 1);
+        span.set_attribute(KeyValue::new(attr::INPUTS, json::quote(&"x".repeat(bytes))));
+        let info = TraceInfo {
+            trace_id,
+            experiment_id: None,
+            request_time_ms: 1,
+            execution_duration_ms: Some(1),
+            state: TraceState::Ok,
+            request_preview: None,
+            response_preview: None,
+            client_request_id: None,
+            metadata: IndexMap::new(),
+            tags: IndexMap::new(),
+        };
+        Trace::new(info, vec![span])
+    }
+
+    fn count(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM trace_info", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_whole_batch_and_writes_none_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("mlflow.db")).unwrap();
+        let first: Vec<Trace> = (0..3).map(|n| trace(n, 100)).collect();
+        let refs: Vec<&Trace> = first.iter().collect();
+        assert_eq!(store.write_traces(&refs, "0").unwrap().written, 3);
+        // Let the file grow by a few pages only: the disk is "full" halfway through.
+        let pages: i64 = store
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages + 8)
+            .unwrap();
+        let batch: Vec<Trace> = (10..60).map(|n| trace(n, 4_000)).collect();
+        let refs: Vec<&Trace> = batch.iter().collect();
+        let err = store.write_traces(&refs, "0").unwrap_err();
+        assert!(err.to_string().contains("full"), "{err}");
+        assert_eq!(count(&store), 3, "nothing of the failed batch was written");
+        // With room again, the same batch is written whole.
+        store
+            .conn
+            .pragma_update(None, "max_page_count", 1_000_000)
+            .unwrap();
+        assert_eq!(store.write_traces(&refs, "0").unwrap().written, 50);
+        assert_eq!(count(&store), 53);
+    }
+
+    #[test]
+    fn one_bad_trace_does_not_cost_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("mlflow.db")).unwrap();
+        let existing = trace(7, 10);
+        assert_eq!(store.write_traces(&[&existing], "0").unwrap().written, 1);
+        // The same trace id again violates the primary key; the others are written.
+        let batch = [trace(1, 10), trace(7, 10), trace(2, 10)];
+        let refs: Vec<&Trace> = batch.iter().collect();
+        let outcome = store.write_traces(&refs, "0").unwrap();
+        assert_eq!(outcome.written, 2);
+        assert_eq!(outcome.failed.len(), 1);
+        assert_eq!(outcome.failed[0].0, format!("tr-{:032x}", 7));
+        assert_eq!(count(&store), 3);
     }
 }
