@@ -20,9 +20,37 @@ pub(crate) fn millis(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
 }
 
-/// Cuts `s` to `max` characters, with `…` when cut.
+/// `s` made safe for a terminal: control characters (C0, DEL, C1, so no escape sequence,
+/// carriage return or line feed from a trace reaches the terminal) and the characters
+/// that reorder text (bidirectional controls) are shown as `\u{…}` escapes (`\n`, `\r`,
+/// `\t` for the common ones).
+pub(crate) fn safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || is_bidi_control(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that change the direction of the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Cuts `s` (made [`safe`]) to `max` characters, with `…` when cut.
 pub(crate) fn cut(s: &str, max: usize) -> String {
-    let one_line = s.replace('\n', " ");
+    let one_line = safe(s);
     if one_line.chars().count() <= max {
         one_line
     } else {
@@ -45,9 +73,9 @@ pub(crate) fn trace_tree(trace: &Trace, detail: Detail) -> String {
         .map_or("?".to_owned(), |ms| format!("{ms} ms"));
     let _ = writeln!(
         out,
-        "{} {:?} {} {duration} ({} spans)",
-        info.trace_id(),
-        info.name().unwrap_or(""),
+        "{} \"{}\" {} {duration} ({} spans)",
+        safe(info.trace_id()),
+        safe(info.name().unwrap_or("")),
         info.state(),
         trace.spans().len()
     );
@@ -55,7 +83,7 @@ pub(crate) fn trace_tree(trace: &Trace, detail: Detail) -> String {
         .tags()
         .iter()
         .filter(|(k, _)| !k.starts_with("mlflow."))
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", safe(k), safe(v)))
         .collect();
     if !tags.is_empty() {
         let _ = writeln!(out, "  tags: {}", tags.join(", "));
@@ -67,13 +95,13 @@ pub(crate) fn trace_tree(trace: &Trace, detail: Detail) -> String {
             !k.starts_with("mlflow.")
                 || matches!(k.as_str(), "mlflow.trace.session" | "mlflow.trace.user")
         })
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", safe(k), safe(v)))
         .collect();
     if !metadata.is_empty() {
         let _ = writeln!(out, "  metadata: {}", metadata.join(", "));
     }
     if let Some(usage) = info.metadata().get("mlflow.trace.tokenUsage") {
-        let _ = writeln!(out, "  token usage: {usage}");
+        let _ = writeln!(out, "  token usage: {}", safe(usage));
     }
     let mut roots: Vec<&Span> = trace
         .spans()
@@ -102,15 +130,15 @@ fn span_node(
     let branch = if last { "└─ " } else { "├─ " };
     let status = match span.status().code() {
         StatusCode::Error if !span.status().description().is_empty() => {
-            format!("ERROR ({})", span.status().description())
+            format!("ERROR ({})", safe(span.status().description()))
         }
         code => code.to_string(),
     };
     let _ = writeln!(
         out,
         "{prefix}{branch}{} [{}] {status} {}",
-        span.name(),
-        span.span_type(),
+        safe(span.name()),
+        safe(&span.span_type().to_string()),
         millis(span.duration_ns())
     );
     let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
@@ -119,7 +147,7 @@ fn span_node(
             let text = json_text(&value);
             let text = match detail {
                 Detail::Summary => cut(&text, LINE),
-                Detail::Full => text,
+                Detail::Full => safe(&text),
             };
             let _ = writeln!(out, "{child_prefix}  {label}: {text}");
         }
@@ -127,7 +155,11 @@ fn span_node(
     field("inputs", span.inputs(), out);
     field("outputs", span.outputs(), out);
     if let Some(usage) = span.attribute("mlflow.chat.tokenUsage") {
-        let _ = writeln!(out, "{child_prefix}  token usage: {}", json_text(&usage));
+        let _ = writeln!(
+            out,
+            "{child_prefix}  token usage: {}",
+            safe(&json_text(&usage))
+        );
     }
     if detail == Detail::Full {
         for kv in span.attributes() {
@@ -136,8 +168,9 @@ fn span_node(
                 let shown = span.attribute(key).unwrap_or(Value::Null);
                 let _ = writeln!(
                     out,
-                    "{child_prefix}  attribute {key}: {}",
-                    json_text(&shown)
+                    "{child_prefix}  attribute {}: {}",
+                    safe(key),
+                    safe(&json_text(&shown))
                 );
             }
         }
@@ -164,14 +197,14 @@ fn span_node(
         let text = if detail == Detail::Summary {
             cut(&text, LINE)
         } else {
-            text
+            safe(&text)
         };
-        let _ = writeln!(out, "{child_prefix}  event {}: {text}", event.name());
+        let _ = writeln!(out, "{child_prefix}  event {}: {text}", safe(event.name()));
         if detail == Detail::Full
             && let Some(Value::String(stack)) = event.attribute("exception.stacktrace")
         {
             for line in stack.lines() {
-                let _ = writeln!(out, "{child_prefix}    {line}");
+                let _ = writeln!(out, "{child_prefix}    {}", safe(line));
             }
         }
     }
@@ -179,5 +212,21 @@ fn span_node(
     let count = children.len();
     for (i, child) in children.into_iter().enumerate() {
         span_node(trace, child, &child_prefix, i + 1 == count, detail, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_from_a_trace_reaches_the_terminal_raw() {
+        assert_eq!(safe("plain café"), "plain café");
+        assert_eq!(
+            safe("a\u{1b}[31mred\r\nline\u{0}\u{7f}\u{9b}"),
+            "a\\u{001b}[31mred\\r\\nline\\u{0000}\\u{007f}\\u{009b}"
+        );
+        assert_eq!(safe("abc\u{202e}cba"), "abc\\u{202e}cba");
+        assert_eq!(cut("\u{1b}]0;title\u{7}", 40), "\\u{001b}]0;title\\u{0007}");
     }
 }

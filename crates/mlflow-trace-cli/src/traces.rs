@@ -68,7 +68,7 @@ pub(crate) fn run(
                     .map_or("-".to_owned(), |ms| format!("{ms} ms"));
                 println!(
                     "{:<35}  {:<20}  {:<6}  {:>10}  {:>5}  {}",
-                    info.trace_id(),
+                    render::safe(info.trace_id()),
                     render::cut(info.name().unwrap_or("-"), 20),
                     info.state().to_string(),
                     duration,

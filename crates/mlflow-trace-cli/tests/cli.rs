@@ -157,3 +157,44 @@ fn an_invalid_tracking_uri_is_reported_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn traces_from_the_store_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let tracing = mlflow_tracing::Tracing::builder()
+        .with_env(|_| None)
+        .tracking_uri(format!("sqlite:///{}", db.display()))
+        .build()
+        .unwrap();
+    let evil = "x\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nFAKE LINE\u{202e}txt.exe\u{0}";
+    let trace_id = tracing.in_scope(|| {
+        let root = mlflow_tracing::start_span(evil).start();
+        root.set_inputs(evil);
+        root.set_attribute(evil, evil);
+        root.add_event(evil, [("k", evil)]);
+        mlflow_tracing::update_current_trace(
+            mlflow_tracing::TraceUpdate::new()
+                .tag(evil, evil)
+                .metadata(evil, evil),
+        )
+        .unwrap();
+        root.trace_id().unwrap().to_owned()
+    });
+    tracing.shutdown().unwrap();
+    for args in [
+        vec!["traces", "list"],
+        vec!["traces", "show", trace_id.as_str()],
+    ] {
+        let output = run_ok(mlflow_trace().args(&args).arg("--db").arg(&db));
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        for forbidden in ['\u{1b}', '\r', '\u{7}', '\u{0}', '\u{202e}'] {
+            assert!(
+                !stdout.contains(forbidden),
+                "{args:?} printed {forbidden:?} raw:\n{stdout}"
+            );
+        }
+        assert!(!stdout.contains("\nFAKE LINE"), "{stdout}");
+        assert!(stdout.contains("\\u{001b}"), "{stdout}");
+    }
+}

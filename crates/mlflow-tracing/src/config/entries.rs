@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::otlp::Protocol;
-use super::{Experiment, Setting, Settings, Source, TrackingUri, env};
+use super::{Experiment, Setting, Settings, Source, TrackingUri, env, redact};
 
 /// One resolved setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Settings {
                 source: Source::Default,
             }),
             Some(otlp) => {
-                entries.push(entry("OTLP endpoint", &otlp.endpoint, String::clone));
+                entries.push(entry("OTLP endpoint", &otlp.endpoint, |e| redact::url(e)));
                 entries.push(entry("OTLP protocol", &otlp.protocol, |p| {
                     p.as_str().to_owned()
                 }));

@@ -14,6 +14,7 @@ mod entries;
 pub mod env;
 pub(crate) mod metadata;
 pub(crate) mod otlp;
+pub(crate) mod redact;
 mod settings;
 mod tracking;
 

@@ -9,7 +9,7 @@ use opentelemetry_sdk::trace::SpanLimits;
 use super::otlp::{self, OtlpCode, OtlpSettings};
 use super::{
     ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
-    parse_positive, parse_ratio, parse_u64, resolve_experiment, resolve_tracking_uri,
+    parse_positive, parse_ratio, resolve_experiment, resolve_tracking_uri,
 };
 
 const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
@@ -47,6 +47,14 @@ pub(crate) struct Settings {
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
 }
 
+/// A value set in code, refused when zero (naming the builder method).
+fn positive_code(method: &str, value: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::new(method, "0", "a positive value")),
+        other => Ok(other),
+    }
+}
+
 impl Settings {
     /// Resolves every setting: code > specific variable > generic variable > default.
     /// Relative paths resolve against `cwd`.
@@ -68,25 +76,30 @@ impl Settings {
             parse_ratio,
             1.0,
         )?;
+        // Zero is refused for each bound: a zero queue would drop every span, a zero TTL
+        // every trace, a zero flush timeout every wait.
         let max_queue_bytes = e.resolve(
-            code.max_queue_bytes,
+            positive_code("max_queue_bytes", code.max_queue_bytes)?,
             &[env::MLFLOW_TRACE_MAX_QUEUE_BYTES],
-            parse_u64,
+            parse_positive,
             DEFAULT_MAX_QUEUE_BYTES,
         )?;
         let flush_timeout = e
             .resolve(
-                code.flush_timeout.map(|d| d.as_millis() as u64),
+                positive_code(
+                    "flush_timeout",
+                    code.flush_timeout.map(|d| d.as_millis() as u64),
+                )?,
                 &[env::MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS],
-                parse_u64,
+                parse_positive,
                 DEFAULT_FLUSH_TIMEOUT_MILLIS,
             )
             .map(|s| Setting::new(Duration::from_millis(s.value), s.source))?;
         let buffer_ttl = e
             .resolve(
-                code.buffer_ttl.map(|d| d.as_secs()),
+                positive_code("buffer_ttl", code.buffer_ttl.map(|d| d.as_secs()))?,
                 &[env::MLFLOW_TRACE_BUFFER_TTL_SECONDS],
-                parse_u64,
+                parse_positive,
                 DEFAULT_BUFFER_TTL_SECONDS,
             )
             .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
@@ -211,6 +224,25 @@ mod tests {
             ..CodeSettings::default()
         };
         assert_eq!(resolve(&[], &bad).unwrap_err().variable(), "sampling_ratio");
+    }
+
+    #[test]
+    fn zero_bounds_are_refused() {
+        for var in [
+            "MLFLOW_TRACE_MAX_QUEUE_BYTES",
+            "MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS",
+            "MLFLOW_TRACE_BUFFER_TTL_SECONDS",
+        ] {
+            let err = resolve(&[(var, "0")], &CodeSettings::default()).unwrap_err();
+            assert_eq!(err.variable(), var);
+            assert_eq!(err.expected(), "a positive integer");
+        }
+        let code = CodeSettings {
+            buffer_ttl: Some(Duration::from_millis(10)),
+            ..CodeSettings::default()
+        };
+        let err = resolve(&[], &code).unwrap_err();
+        assert_eq!(err.variable(), "buffer_ttl");
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl GrpcTransport {
                 describe(&status)
             ),
             &self.secrets,
+            &self.target,
         );
         match status.code() {
             Code::Unavailable

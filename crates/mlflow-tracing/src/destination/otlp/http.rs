@@ -19,10 +19,13 @@ use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
 use super::transport::{Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
+use crate::config::redact;
 
 pub(super) struct HttpTransport {
     client: Client,
     url: String,
+    /// The URL as it may be shown: credentials redacted.
+    shown_url: String,
     json: bool,
     gzip: bool,
     headers: HeaderMap,
@@ -64,6 +67,7 @@ impl HttpTransport {
         }
         Ok(HttpTransport {
             client,
+            shown_url: redact::url(&url),
             url,
             json: settings.protocol.value == Protocol::HttpJson,
             gzip: settings.compression.value == Compression::Gzip,
@@ -125,13 +129,16 @@ impl HttpTransport {
             Ok(response) => response,
             Err(err) => {
                 let what = if err.is_timeout() {
-                    format!("no response from {} within {timeout:?}", self.url)
+                    format!("no response from {} within {timeout:?}", self.shown_url)
                 } else if err.is_connect() {
-                    format!("cannot connect to {}: {}", self.url, root_cause(&err))
+                    format!("cannot connect to {}: {}", self.shown_url, root_cause(&err))
                 } else {
-                    format!("request to {} failed: {}", self.url, root_cause(&err))
+                    format!("request to {} failed: {}", self.shown_url, root_cause(&err))
                 };
-                return Err(SendError::transient(scrub(what, &self.secrets), None));
+                return Err(SendError::transient(
+                    scrub(what, &self.secrets, &self.url),
+                    None,
+                ));
             }
         };
         let status = response.status();
@@ -145,8 +152,9 @@ impl HttpTransport {
             .and_then(parse_retry_after);
         let detail = response_detail(response);
         let message = scrub(
-            format!("{} answered HTTP {status}{detail}", self.url),
+            format!("{} answered HTTP {status}{detail}", self.shown_url),
             &self.secrets,
+            &self.url,
         );
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
             Err(SendError::transient(message, retry_after))
@@ -165,9 +173,23 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// At most this much of an error response's body is read.
+const MAX_ERROR_BODY: u64 = 4096;
+/// At most this much of a successful response's body is read (for partial success).
+const MAX_OK_BODY: u64 = 64 * 1024;
+
+/// The first `limit` bytes of a response's body.
+fn read_body(response: reqwest::blocking::Response, limit: u64) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut body = Vec::new();
+    let _ = response.take(limit).read_to_end(&mut body);
+    body
+}
+
 /// A short, printable hint from an error response (secrets are scrubbed by the caller).
+/// Only the start of the body is read.
 fn response_detail(response: reqwest::blocking::Response) -> String {
-    let text = response.text().unwrap_or_default();
+    let text = String::from_utf8_lossy(&read_body(response, MAX_ERROR_BODY)).into_owned();
     let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     if text.trim().is_empty() {
         String::new()
@@ -181,7 +203,7 @@ fn partial_success(
     response: reqwest::blocking::Response,
     json: bool,
 ) -> Option<ExportTracePartialSuccess> {
-    let bytes = response.bytes().ok()?;
+    let bytes = read_body(response, MAX_OK_BODY);
     let parsed = if json {
         serde_json::from_slice::<ExportTraceServiceResponse>(&bytes).ok()
     } else {

@@ -7,8 +7,8 @@ use super::retry::Retry;
 use super::tls::TlsMaterial;
 use super::transport::Transport;
 use super::{doctor, encode};
-use crate::config::Destination;
 use crate::config::otlp::{OtlpSettings, Protocol};
+use crate::config::{Destination, redact};
 use crate::destination::{Batching, Check, ExportError, Sink, SpanItem};
 use crate::error::BuildError;
 use crate::report;
@@ -27,7 +27,11 @@ impl OtlpSink {
     pub(super) fn new(settings: OtlpSettings) -> Result<Self, BuildError> {
         let protocol = settings.protocol.value;
         let tls = TlsMaterial::load(&settings.tls)?;
-        warn_on_port_mismatch(&settings.endpoint.value, settings.url.port(), protocol);
+        warn_on_port_mismatch(
+            &redact::url(&settings.endpoint.value),
+            settings.url.port(),
+            protocol,
+        );
         let resource = encode::resource(&settings.resource, encode::instance_id());
         Ok(OtlpSink {
             settings,
@@ -64,7 +68,7 @@ impl Sink<SpanItem> for OtlpSink {
     fn destination(&self) -> Destination {
         Destination::Otlp {
             protocol: self.settings.protocol.value,
-            endpoint: self.settings.endpoint.value.clone(),
+            endpoint: redact::url(&self.settings.endpoint.value),
         }
     }
 

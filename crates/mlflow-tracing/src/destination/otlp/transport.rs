@@ -6,6 +6,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use super::retry::{Retry, SendError};
+use crate::config::redact::Secrets;
 use crate::report;
 
 /// Exports one request. Implemented by the HTTP and gRPC transports: each encodes the
@@ -33,13 +34,15 @@ pub(super) fn warn_on_partial_success(partial: Option<ExportTracePartialSuccess>
 }
 
 /// Scrubs every configured header value from a message that may echo a request back.
-pub(super) fn scrub(mut message: String, headers: &[(String, String)]) -> String {
+/// `message` (text from outside, such as a receiver's error) with every part of every
+/// header value, and the endpoint's credentials, replaced by `<redacted>`.
+pub(super) fn scrub(message: String, headers: &[(String, String)], endpoint: &str) -> String {
+    let mut secrets = Secrets::default();
     for (_, value) in headers {
-        if value.len() >= 3 {
-            message = message.replace(value.as_str(), "<redacted>");
-        }
+        secrets.add(value);
     }
-    message
+    secrets.add_url(endpoint);
+    secrets.scrub(&message)
 }
 
 #[cfg(test)]
@@ -50,8 +53,21 @@ mod tests {
     fn secrets_are_scrubbed() {
         let headers = vec![("authorization".to_owned(), "Bearer s3cr3t".to_owned())];
         assert_eq!(
-            scrub("echo: Bearer s3cr3t!".to_owned(), &headers),
+            scrub("echo: Bearer s3cr3t!".to_owned(), &headers, "http://h"),
             "echo: <redacted>!"
+        );
+        // A receiver that echoes only the token.
+        assert_eq!(
+            scrub("bad token s3cr3t".to_owned(), &headers, "http://h"),
+            "bad token <redacted>"
+        );
+        assert_eq!(
+            scrub(
+                "refused pw99 for KEY9".to_owned(),
+                &[],
+                "https://u:pw99@h/v1/traces?api_key=KEY9"
+            ),
+            "refused <redacted> for <redacted>"
         );
     }
 }
