@@ -18,6 +18,9 @@ pub(crate) mod redact;
 mod settings;
 mod tracking;
 
+#[cfg(test)]
+mod parsers_proptest;
+
 use std::fmt;
 use std::sync::Arc;
 
