@@ -170,6 +170,10 @@ pub struct Stats {
     /// Traces exported without some of their spans (lost for one of the reasons above);
     /// each carries the tag `mlflow_tracing.incomplete`.
     pub traces_incomplete: u64,
+    /// Traces not recorded at all because the queue was full when their root span
+    /// started (their spans are no-ops, not counted one by one); also counted in
+    /// `traces_lost.over_memory_bound`.
+    pub traces_not_started: u64,
     /// Memory the queues hold now, in bytes.
     pub queued_bytes: usize,
     /// The bound on that memory.
@@ -226,6 +230,7 @@ pub(crate) struct Counters {
     pub(crate) traces_completed: Counter,
     pub(crate) traces_lost: LostCounters,
     pub(crate) traces_incomplete: Counter,
+    pub(crate) traces_not_started: Counter,
 }
 
 /// What was not exported over a period — since the previous flush, or over the

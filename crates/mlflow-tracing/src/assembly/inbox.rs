@@ -12,7 +12,11 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::model::TraceUpdate;
 use crate::stats::Counters;
-use crate::sync::{BarrierPart, Budget, Ticket};
+use crate::sync::{BarrierPart, Budget, ENTRY_OVERHEAD, Ticket};
+
+/// A trace's own state beyond its metadata: the buffer, the maps, the finished
+/// `TraceInfo`'s fixed part.
+const TRACE_OVERHEAD: usize = 1024;
 
 /// What the assembler thread receives.
 // Unboxed on purpose: the channel stores messages in blocks of 31, so a large variant
@@ -20,8 +24,8 @@ use crate::sync::{BarrierPart, Budget, Ticket};
 // threads for the box.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
-    /// A root span started: a new trace.
-    TraceStarted(Arc<TraceShared>),
+    /// A root span started: a new trace, with the memory its state takes reserved.
+    TraceStarted(Arc<TraceShared>, Ticket),
     /// A span ended.
     SpanEnded(SpanData, Ticket),
     /// A span ended but did not fit in the queue.
@@ -30,6 +34,7 @@ pub(crate) enum Msg {
     Update {
         trace_id: TraceId,
         update: Box<TraceUpdate>,
+        ticket: Ticket,
     },
     /// Export everything received so far.
     Flush(FlushParts),
@@ -95,6 +100,9 @@ impl TraceShared {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) budget: Arc<Budget>,
+    /// What a trace's own state costs (buffer, tags, metadata with the environment's,
+    /// its `TraceInfo`), beyond its spans and updates.
+    trace_bytes: usize,
     pub(crate) counters: Counters,
     pub(crate) gauges: Gauges,
     /// The assembler thread. It polls its queue on its own schedule, so that ending a span
@@ -108,10 +116,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Shared state with a memory bound of `max_queue_bytes`.
-    pub(crate) fn new(max_queue_bytes: usize) -> Arc<Shared> {
+    /// Shared state with a memory bound of `max_queue_bytes`, for traces that each carry
+    /// `trace_metadata`.
+    pub(crate) fn new(max_queue_bytes: usize, trace_metadata: &[(&str, String)]) -> Arc<Shared> {
+        let metadata: usize = trace_metadata
+            .iter()
+            .map(|(k, v)| 2 * (k.len() + v.len() + ENTRY_OVERHEAD))
+            .sum();
         Arc::new(Shared {
             budget: Budget::new(max_queue_bytes),
+            trace_bytes: TRACE_OVERHEAD + metadata,
             counters: Counters::default(),
             gauges: Gauges::default(),
             assembler: OnceLock::new(),
@@ -130,6 +144,11 @@ impl Shared {
                 .last_drop_report
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// Reserves the memory a new trace named `name` takes; `None` when the queue is full.
+    pub(crate) fn reserve_trace(&self, name: &str) -> Option<Ticket> {
+        self.budget.try_acquire(self.trace_bytes + 2 * name.len())
     }
 
     /// A span message was taken from the inbox.

@@ -165,8 +165,8 @@ impl Assembler {
 
     fn handle_message(&mut self, msg: Msg) -> bool {
         match msg {
-            Msg::TraceStarted(shared) => {
-                let pending = Pending::new(shared, &self.settings.trace_metadata);
+            Msg::TraceStarted(shared, ticket) => {
+                let pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
                 self.shared
                     .gauges
                     .pending_traces
@@ -184,8 +184,15 @@ impl Assembler {
                     self.try_finish(trace_id);
                 }
             }
-            Msg::Update { trace_id, update } => match self.pending.get_mut(&trace_id) {
-                Some(p) => p.apply(*update),
+            Msg::Update {
+                trace_id,
+                update,
+                ticket,
+            } => match self.pending.get_mut(&trace_id) {
+                Some(p) => {
+                    p.ticket.merge(ticket);
+                    p.apply(*update);
+                }
                 None => report::warn("late-update", || {
                     format!(
                         "update_current_trace for trace tr-{trace_id} arrived after the trace \
@@ -283,7 +290,7 @@ impl Assembler {
             self.shared.counters.traces_incomplete.inc();
         }
         if self.routes.wants_traces() {
-            let trace = pending.finish(self.settings.experiment_id.clone());
+            let trace = pending.finish(self.settings.experiment_id.clone(), &self.shared.budget);
             self.trace_outbox.push(Arc::new(trace));
         }
     }

@@ -15,7 +15,7 @@ use crate::json;
 use crate::keys::{self, metadata, tag};
 use crate::model::summary::{aggregate_token_usage, preview, truncate_metadata_value};
 use crate::model::{Span, Trace, TraceInfo, TraceUpdate};
-use crate::sync::Ticket;
+use crate::sync::{Budget, ENTRY_OVERHEAD, Ticket};
 use crate::types::{StatusCode, TraceState};
 
 /// A trace whose spans are still arriving.
@@ -101,6 +101,7 @@ impl Pending {
     pub(super) fn new(
         shared: Arc<TraceShared>,
         trace_metadata: &[(&'static str, String)],
+        ticket: Ticket,
     ) -> Pending {
         let mut metadata: IndexMap<String, String> = trace_metadata
             .iter()
@@ -125,13 +126,17 @@ impl Pending {
             request_preview: None,
             response_preview: None,
             state: None,
-            ticket: Ticket::default(),
+            ticket,
             created: Instant::now(),
         }
     }
 
     /// Builds the finished trace: MLflow's `_update_trace_info` and previews.
-    pub(super) fn finish(self, experiment_id: Option<String>) -> CompletedTrace {
+    pub(super) fn finish(
+        self,
+        experiment_id: Option<String>,
+        budget: &Arc<Budget>,
+    ) -> CompletedTrace {
         let mut pending = self;
         pending.spans.sort_by_key(|s| s.start_time_ns);
         let root = pending.spans.iter().find(|s| s.parent_id.is_none());
@@ -180,6 +185,22 @@ impl Pending {
             metadata,
             tags: pending.tags,
         };
-        CompletedTrace::new(Trace::new(info, pending.spans), pending.ticket)
+        // What the finished info derives from the spans (previews, the inputs/outputs
+        // metadata, token usage) is counted too: bounded, and already reserved once as
+        // span attributes.
+        let derived = [
+            info.request_preview.as_ref(),
+            info.response_preview.as_ref(),
+            info.metadata.get(metadata::INPUTS),
+            info.metadata.get(metadata::OUTPUTS),
+            info.metadata.get(metadata::TOKEN_USAGE),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.len() + ENTRY_OVERHEAD)
+        .sum();
+        let mut ticket = pending.ticket;
+        ticket.merge(budget.force_acquire(derived));
+        CompletedTrace::new(Trace::new(info, pending.spans), ticket)
     }
 }

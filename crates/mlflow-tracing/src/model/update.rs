@@ -1,5 +1,6 @@
 //! [`TraceUpdate`]: changes to a trace while it runs.
 
+use crate::sync::ENTRY_OVERHEAD;
 use crate::types::TraceState;
 
 /// Changes to a trace while it runs: tags, metadata, session, user, previews, state.
@@ -108,6 +109,30 @@ impl TraceUpdate {
         self
     }
 
+    /// What the update costs in memory while it waits to be applied (and then in its
+    /// trace), an estimate that errs on the high side.
+    pub(crate) fn estimated_bytes(&self) -> usize {
+        let pairs = |v: &[(String, String)]| -> usize {
+            v.iter()
+                .map(|(k, v)| k.len() + v.len() + 2 * ENTRY_OVERHEAD)
+                .sum()
+        };
+        let option = |v: &Option<String>| v.as_ref().map_or(0, |s| s.len() + ENTRY_OVERHEAD);
+        256 + pairs(&self.tags)
+            + pairs(&self.metadata)
+            + [
+                &self.client_request_id,
+                &self.request_preview,
+                &self.response_preview,
+                &self.session_id,
+                &self.user,
+                &self.model_id,
+            ]
+            .into_iter()
+            .map(option)
+            .sum::<usize>()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), UpdateTraceError> {
         match self.state {
             Some(state @ (TraceState::InProgress | TraceState::Unspecified)) => {
@@ -131,4 +156,8 @@ pub enum UpdateTraceError {
     /// The span's pipeline was shut down: the update cannot be applied.
     #[error("tracing was shut down: the update was not applied")]
     ShutDown,
+    /// The export queue is full (`MLFLOW_TRACE_MAX_QUEUE_BYTES`): the update was not
+    /// applied.
+    #[error("the export queue is full (MLFLOW_TRACE_MAX_QUEUE_BYTES): the update was not applied")]
+    QueueFull,
 }

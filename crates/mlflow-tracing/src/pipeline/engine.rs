@@ -11,8 +11,9 @@ use crate::assembly::{FlushParts, Msg, Shared};
 use crate::config::Destination;
 use crate::destination::Routes;
 use crate::error::FlushError;
+use crate::report;
 use crate::stats::{LossReport, Reason, Stats};
-use crate::sync::Barrier;
+use crate::sync::{Barrier, Ticket};
 
 /// Where a pipeline is in its life.
 #[derive(Debug, Clone)]
@@ -72,6 +73,40 @@ impl Core {
 
     pub(crate) fn set_phase(&self, phase: Phase) {
         *Self::lock(&self.phase) = phase;
+    }
+
+    /// Reserves the memory of a new trace; when the queue is full, counts the trace as
+    /// lost and reports it (at most every 30 s).
+    pub(crate) fn reserve_trace(&self, name: &str) -> Option<Ticket> {
+        let ticket = self.shared.reserve_trace(name);
+        if ticket.is_none() {
+            let counters = &self.shared.counters;
+            counters.traces_lost.add(Reason::OverMemoryBound, 1);
+            counters.traces_not_started.inc();
+            self.report_full(&format!("the trace {name:?} was not recorded"));
+        }
+        ticket
+    }
+
+    /// Reserves `bytes` for a trace update; `None` (reported) when the queue is full.
+    pub(crate) fn reserve_update(&self, bytes: usize) -> Option<Ticket> {
+        let ticket = self.shared.budget.try_acquire(bytes);
+        if ticket.is_none() {
+            self.report_full("a trace update was not applied");
+        }
+        ticket
+    }
+
+    fn report_full(&self, what: &str) {
+        if self.shared.drop_report_due() {
+            let budget = &self.shared.budget;
+            report::warn_now(&format!(
+                "the export queue is full ({} of {} bytes in use): {what}. Raise \
+                 MLFLOW_TRACE_MAX_QUEUE_BYTES or check that the destinations keep up",
+                budget.used(),
+                budget.max()
+            ));
+        }
     }
 
     /// Sends a message to the assembler; `false` when it is gone.
@@ -184,6 +219,7 @@ impl Core {
             traces_dropped: traces_lost.total(),
             traces_lost,
             traces_incomplete: c.traces_incomplete.get(),
+            traces_not_started: c.traces_not_started.get(),
             queued_bytes: self.shared.budget.used(),
             max_queue_bytes: self.shared.budget.max(),
             destinations: self.routes.stats(),

@@ -30,7 +30,7 @@ use crate::destination::{AnySink, Routes};
 use crate::error::FlushError;
 use crate::keys::SCOPE_NAME;
 use crate::stats::Stats;
-use crate::sync::Barrier;
+use crate::sync::{Barrier, Ticket};
 use engine::{Core, Phase};
 use processor::AssemblyProcessor;
 
@@ -56,8 +56,10 @@ impl fmt::Debug for Pipeline {
 impl Pipeline {
     /// Starts the sinks' workers, the assembler and the tracer for `settings`.
     pub(crate) fn start(settings: &Settings, sinks: Vec<AnySink>) -> Pipeline {
-        let shared =
-            Shared::new(usize::try_from(settings.max_queue_bytes.value).unwrap_or(usize::MAX));
+        let shared = Shared::new(
+            usize::try_from(settings.max_queue_bytes.value).unwrap_or(usize::MAX),
+            &settings.trace_metadata,
+        );
         let (sender, receiver) = mpsc::channel();
         let (routes, mut threads) = Routes::start(sinks);
         if routes.is_empty() {
@@ -114,6 +116,17 @@ impl Pipeline {
     /// Whether spans should be recorded at all.
     pub(crate) fn is_active(&self) -> bool {
         !self.core.routes().is_empty() && !self.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Reserves the memory a new trace named `name` takes. When the queue is full, the
+    /// trace is counted as lost (and reported): `None`.
+    pub(crate) fn reserve_trace(&self, name: &str) -> Option<Ticket> {
+        self.core.reserve_trace(name)
+    }
+
+    /// Reserves `bytes` for a trace update; `None` (reported) when the queue is full.
+    pub(crate) fn reserve_update(&self, bytes: usize) -> Option<Ticket> {
+        self.core.reserve_update(bytes)
     }
 
     /// Sends a message to the assembler; `false` when it is gone (shut down).

@@ -15,6 +15,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use crate::assembly::{Msg, Shared};
 use crate::report;
 use crate::stats::Reason;
+use crate::sync::ENTRY_OVERHEAD;
 
 #[derive(Debug)]
 pub(crate) struct AssemblyProcessor {
@@ -86,7 +87,6 @@ impl SpanProcessor for AssemblyProcessor {
 
 /// Fixed overhead of a span, and of each attribute or event, beyond their strings.
 const SPAN_OVERHEAD: usize = 320;
-const ENTRY_OVERHEAD: usize = 48;
 
 /// What a span costs in memory while queued: its strings plus a fixed overhead for the
 /// structures around them. An estimate that errs on the high side.

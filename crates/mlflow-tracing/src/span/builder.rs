@@ -254,6 +254,15 @@ impl SpanBuilder {
         if !pipeline.is_active() {
             return (LiveSpan::noop(), None);
         }
+        // A new trace reserves the memory its state takes first: when the queue is full,
+        // the trace is not recorded at all (counted, reported).
+        let trace_ticket = match &parent {
+            Some(_) => None,
+            None => match pipeline.reserve_trace(&self.name) {
+                Some(ticket) => Some(ticket),
+                None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled)),
+            },
+        };
         let mut builder = opentelemetry::trace::SpanBuilder::from_name(self.name.clone());
         builder.start_time = self.start_time;
         let parent_cx = parent.as_ref().map(|p| p.cx.clone()).unwrap_or_default();
@@ -274,7 +283,10 @@ impl SpanBuilder {
                     self.name.to_string(),
                 ));
                 // When the pipeline was just shut down, the trace's spans are counted as they end.
-                let _ = pipeline.send(Msg::TraceStarted(trace.clone()));
+                let _ = pipeline.send(Msg::TraceStarted(
+                    trace.clone(),
+                    trace_ticket.unwrap_or_default(),
+                ));
                 trace
             }
         };

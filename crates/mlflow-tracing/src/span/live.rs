@@ -362,9 +362,13 @@ impl LiveSpan {
             return Err(UpdateTraceError::NoActiveSpan);
         };
         update.validate()?;
+        let Some(ticket) = inner.pipeline.reserve_update(update.estimated_bytes()) else {
+            return Err(UpdateTraceError::QueueFull);
+        };
         let sent = inner.pipeline.send(Msg::Update {
             trace_id: inner.trace.otel_trace_id,
             update: Box::new(update),
+            ticket,
         });
         if sent {
             Ok(())

@@ -9,6 +9,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// What one entry of a map or list (a key-value, an event) costs beyond its strings:
+/// the structure around them and the allocator's overhead.
+pub(crate) const ENTRY_OVERHEAD: usize = 48;
+
 #[derive(Debug)]
 pub(crate) struct Budget {
     used: AtomicUsize,
@@ -45,6 +49,17 @@ impl Budget {
                 }
                 Err(actual) => current = actual,
             }
+        }
+    }
+
+    /// Reserves `bytes` even past the bound: for small, bounded amounts derived from
+    /// data already reserved (a finished trace's previews), so that memory is counted and
+    /// later spans make room for it.
+    pub(crate) fn force_acquire(self: &Arc<Self>, bytes: usize) -> Ticket {
+        self.used.fetch_add(bytes, Ordering::Relaxed);
+        Ticket {
+            budget: Some(self.clone()),
+            bytes,
         }
     }
 

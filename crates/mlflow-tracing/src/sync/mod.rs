@@ -8,7 +8,7 @@ mod budget;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use barrier::{Barrier, BarrierPart};
-pub(crate) use budget::{Budget, Ticket};
+pub(crate) use budget::{Budget, ENTRY_OVERHEAD, Ticket};
 
 /// A monotonic event counter, read without synchronisation (statistics only).
 #[derive(Debug, Default)]
