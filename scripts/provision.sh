@@ -68,18 +68,26 @@ ensure_rotel() {
 }
 
 CARGO_HACK_VERSION="${CARGO_HACK_VERSION:-0.6.46}"
+CARGO_DENY_VERSION="${CARGO_DENY_VERSION:-0.20.2}"
 
-# cargo-hack (feature-combination checks), built from crates.io into the cache; prints the
-# path of its binary.
-ensure_cargo_hack() {
+# ensure_cargo_tool CRATE VERSION SUBCOMMAND: a cargo subcommand built from crates.io into
+# the cache (once per version); prints the path of its binary.
+ensure_cargo_tool() {
+  local crate="$1" version="$2" subcommand="$3"
   local root="$MLFLOW_TRACING_CACHE/cargo-tools"
-  local bin="$root/bin/cargo-hack"
-  if [ ! -x "$bin" ] || [ "$("$bin" hack --version 2>/dev/null)" != "cargo-hack $CARGO_HACK_VERSION" ]; then
-    log "installing cargo-hack $CARGO_HACK_VERSION into $root (first run only; about a minute)"
-    cargo install cargo-hack --version "$CARGO_HACK_VERSION" --locked --quiet --root "$root" >&2
+  local bin="$root/bin/$crate"
+  if [ ! -x "$bin" ] || [ "$("$bin" "$subcommand" --version 2>/dev/null)" != "$crate $version" ]; then
+    log "installing $crate $version into $root (first run only; a few minutes)"
+    cargo install "$crate" --version "$version" --locked --quiet --root "$root" >&2
   fi
   echo "$bin"
 }
+
+# cargo-hack: feature-combination checks.
+ensure_cargo_hack() { ensure_cargo_tool cargo-hack "$CARGO_HACK_VERSION" hack; }
+
+# cargo-deny: licenses, bans and sources of every dependency.
+ensure_cargo_deny() { ensure_cargo_tool cargo-deny "$CARGO_DENY_VERSION" deny; }
 
 # The rust-version the workspace declares (its minimum supported Rust).
 msrv() {

@@ -22,7 +22,7 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "provisioning (MLflow, Arize Phoenix, rotel, cargo-hack, Rust $(msrv); cached after the first run)"
+step "provisioning (MLflow, Arize Phoenix, rotel, cargo-hack, cargo-deny, Rust $(msrv); cached after the first run)"
 mkdir -p "$MLFLOW_TRACING_CACHE"
 # The installs run side by side: they mostly wait on the network.
 ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
@@ -34,6 +34,7 @@ rotel_job=$!
 ensure_msrv_toolchain &
 msrv_job=$!
 ensure_cargo_hack > "$MLFLOW_TRACING_CACHE/.cargo-hack.path"
+ensure_cargo_deny > "$MLFLOW_TRACING_CACHE/.cargo-deny.path"
 # One `wait` per line: under `set -e` a failed install stops the script here.
 wait "$mlflow_job"
 wait "$phoenix_job"
@@ -43,8 +44,12 @@ MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
 MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
 MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
 CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
+CARGO_DENY=$(cat "$MLFLOW_TRACING_CACHE/.cargo-deny.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
 log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, $("$CARGO_HACK" hack --version)"
+
+step "cargo deny check licenses bans sources (deny.toml; advisories need GitHub, unreachable here)"
+"$CARGO_DENY" deny check licenses bans sources
 
 step "cargo hack clippy --each-feature -D warnings (the library with each feature alone)"
 "$CARGO_HACK" hack clippy -p mlflow-tracing --each-feature --locked -- -D warnings
