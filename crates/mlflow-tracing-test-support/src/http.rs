@@ -34,8 +34,18 @@ pub(crate) struct Server {
 impl Server {
     /// Listens on `127.0.0.1:<free port>` and serves into `shared`; returns the port.
     pub(crate) fn start(tls: Tls, certs: Option<&Certs>, shared: &Arc<Shared>) -> (u16, Server) {
+        Self::start_on(0, tls, certs, shared)
+    }
+
+    /// Listens on `127.0.0.1:port` (a free port when 0) and serves into `shared`.
+    pub(crate) fn start_on(
+        port: u16,
+        tls: Tls,
+        certs: Option<&Certs>,
+        shared: &Arc<Shared>,
+    ) -> (u16, Server) {
         let config = http_tls_config(tls, certs);
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the OTLP/HTTP receiver");
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the OTLP/HTTP receiver");
         let port = listener.local_addr().expect("receiver address").port();
         let connections = Arc::new(Mutex::new(Connections::default()));
         let accept = {

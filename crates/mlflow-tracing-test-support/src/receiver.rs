@@ -110,6 +110,20 @@ impl Receiver {
         }
     }
 
+    /// OTLP/HTTP on a given port of 127.0.0.1, in plaintext: to bring a receiver back on
+    /// the port a pipeline already sends to.
+    pub fn http_at(port: u16) -> Receiver {
+        let shared = Arc::new(Shared::default());
+        let (port, server) = http::Server::start_on(port, Tls::None, None, &shared);
+        Receiver {
+            port,
+            tls: false,
+            grpc: false,
+            shared,
+            stop: Some(Stop::Http(server)),
+        }
+    }
+
     /// OTLP/gRPC `TraceService` (gzip accepted). TLS receivers use `certs` (default
     /// [`certs()`](crate::certs())).
     pub fn grpc(tls: Tls, certs: Option<&Certs>) -> Receiver {

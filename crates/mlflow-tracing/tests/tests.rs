@@ -14,6 +14,7 @@ mod losses;
 mod macros;
 mod memory_bound;
 mod otlp;
+mod outages;
 mod sampling;
 mod span_api;
 mod tidy;
