@@ -380,3 +380,54 @@ fn the_reader_of_imports_understands_groups_and_super() {
         .collect();
     assert_eq!(found, expected);
 }
+
+/// The test functions `docs/reliability.md` cites: `tests/<file>.rs::<name>`,
+/// `cli/<file>.rs::<name>`, and unit tests as `<module path>::tests::<name>` (or a whole
+/// `<module path>::tests` module).
+#[test]
+fn every_test_the_reliability_page_cites_exists() {
+    let root = crate_dir().join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/reliability.md")).expect("reliability.md");
+    let cited: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains("::") && !s.contains(' ') && !s.contains('('))
+        .filter(|s| s.starts_with("tests/") || s.starts_with("cli/") || s.contains("::tests"))
+        .collect();
+    assert!(cited.len() > 20, "tests cited: {cited:?}");
+    let mut missing = Vec::new();
+    for citation in cited {
+        let (file, name) = if let Some(rest) = citation.strip_prefix("tests/") {
+            let (file, name) = rest.split_once("::").expect("file::name");
+            (crate_dir().join("tests").join(file), Some(name))
+        } else if let Some(rest) = citation.strip_prefix("cli/") {
+            let (file, name) = rest.split_once("::").expect("file::name");
+            (
+                root.join("crates/mlflow-trace-cli/tests").join(file),
+                Some(name),
+            )
+        } else {
+            let (module, name) = citation.split_once("::tests").expect("module::tests");
+            let base = crate_dir().join("src").join(module.replace("::", "/"));
+            let file = if base.with_extension("rs").exists() {
+                base.with_extension("rs")
+            } else {
+                base.join("mod.rs")
+            };
+            (file, name.strip_prefix("::"))
+        };
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let found = match name {
+            Some(name) => text.contains(&format!("fn {name}(")),
+            None => text.contains("mod tests"),
+        };
+        if !found {
+            missing.push(citation);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/reliability.md cites tests that do not exist: {missing:?}"
+    );
+}

@@ -22,6 +22,9 @@ pub(crate) enum Phase {
     Running,
     /// Shut down (or its last handle dropped): exporting what it holds, then stopping.
     Draining(Arc<Barrier>),
+    /// Shut down, and the shutdown's wait ran out: still exporting in the background, but
+    /// the exit hook does not wait for it again.
+    TimedOut(Arc<Barrier>),
     /// Everything it held is exported or counted.
     Done,
 }

@@ -165,7 +165,9 @@ impl Pipeline {
         let barrier = self.core.flush_barrier(true);
         self.core.set_phase(Phase::Draining(barrier.clone()));
         let result = self.core.finish_flush(&barrier, timeout);
-        if !matches!(result, Err(FlushError::Timeout(_))) {
+        if matches!(result, Err(FlushError::Timeout(_))) {
+            self.core.set_phase(Phase::TimedOut(barrier));
+        } else {
             // Every worker has finished; joining returns at once.
             self.core.set_phase(Phase::Done);
             if let Ok(mut threads) = self.threads.lock() {

@@ -94,15 +94,20 @@ pub(crate) fn flush_all_at_exit() -> Vec<ExitOutcome> {
     let waiting: Vec<_> = cores
         .iter()
         .filter_map(|core| match core.phase() {
-            Phase::Running => Some((core, core.flush_barrier(false))),
-            Phase::Draining(barrier) => Some((core, barrier)),
+            Phase::Running => Some((core, core.flush_barrier(false), true)),
+            Phase::Draining(barrier) => Some((core, barrier, true)),
+            Phase::TimedOut(barrier) => Some((core, barrier, false)),
             Phase::Done => None,
         })
         .collect();
     waiting
         .into_iter()
-        .map(|(core, barrier)| {
-            let left = deadline.saturating_duration_since(Instant::now());
+        .map(|(core, barrier, wait)| {
+            let left = if wait {
+                deadline.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             let finished = barrier.wait(left).is_some();
             if !finished {
                 core.abandon();
