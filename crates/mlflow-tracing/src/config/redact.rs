@@ -1,4 +1,5 @@
-//! Keeping secrets out of what is shown: URLs with their credentials replaced, and text
+//! Keeping secrets out of what is shown (the scrubbing is used by the network
+//! destinations, so it is compiled only with one of them): URLs with their credentials replaced, and text
 //! from outside (a receiver's error message, an echoed request) scrubbed of every secret
 //! the configuration holds — each header value, and each token within it.
 
@@ -69,12 +70,20 @@ fn is_secret_parameter(name: &str) -> bool {
 
 /// The secrets of a configuration, to scrub from any text from outside before it is
 /// shown. `Debug` never shows them.
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 #[derive(Clone, Default)]
 pub(crate) struct Secrets {
     /// Longest first, so that a value is replaced before a token within it.
     values: Vec<String>,
 }
 
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secrets({} redacted)", self.values.len())
@@ -82,8 +91,16 @@ impl fmt::Debug for Secrets {
 }
 
 /// Secrets shorter than this are not scrubbed (they would match ordinary text).
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 const MIN_SECRET_LEN: usize = 4;
 
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 impl Secrets {
     /// Adds a secret value (a header value, a password): the value, each part of it
     /// split at spaces and punctuation (`Bearer SECRET123` → `SECRET123`), and their
@@ -137,6 +154,10 @@ impl Secrets {
 }
 
 /// Authentication scheme names, which are not secret on their own.
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 fn is_scheme_word(part: &str) -> bool {
     matches!(
         part.to_ascii_lowercase().as_str(),
@@ -144,6 +165,10 @@ fn is_scheme_word(part: &str) -> bool {
     )
 }
 
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -156,6 +181,10 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 fn percent_decode(s: &str) -> String {
     super::otlp::percent_decode(s)
 }
