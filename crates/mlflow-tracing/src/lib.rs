@@ -119,7 +119,7 @@ mod json;
 
 mod report;
 
-pub use config::{Compression, Protocol};
+pub use config::{Compression, Protocol, Temporality};
 pub use config::{ConfigError, Destination, Experiment, TrackingUri};
 pub use destination::TraceExporter;
 pub use error::{BuildError, FlushError};

@@ -201,15 +201,18 @@ impl Assembler {
         let is_root = span.parent_id.is_none();
         pending.root_ended |= is_root;
         pending.received += 1;
-        // Span sinks get the span as it ends, all of them the same one; the root carries
-        // the trace's tags (unlike MLflow, which loses them over OTLP). Trace sinks get it
-        // with its trace. With both kinds, the span sinks' copy reserves its own memory.
+        // Span sinks get the span as it ends, all of them the same one, with the trace's
+        // tags and metadata as they stand now; the root carries the trace's tags (unlike
+        // MLflow, which loses them over OTLP). Trace sinks get it with its trace. With both
+        // kinds, the span sinks' copy reserves its own memory.
+        let experiment_id = self.settings.experiment_id.as_deref();
         if self.routes.wants_traces() {
             if self.routes.wants_spans() {
                 let copy = span.clone();
                 match self.shared.budget.try_acquire(ticket.bytes()) {
                     Some(copy_ticket) => self.span_outbox.push(Arc::new(EndedSpan::new(
                         with_tags(copy, is_root, &pending.tags),
+                        pending.snapshot(experiment_id),
                         copy_ticket,
                     ))),
                     None => copy_dropped(&self.routes, &self.shared),
@@ -220,6 +223,7 @@ impl Assembler {
         } else {
             self.span_outbox.push(Arc::new(EndedSpan::new(
                 with_tags(span, is_root, &pending.tags),
+                pending.snapshot(experiment_id),
                 ticket,
             )));
         }

@@ -13,8 +13,10 @@ mod destination;
 mod entries;
 pub mod env;
 pub(crate) mod metadata;
+pub(crate) mod metrics;
 pub(crate) mod otlp;
 mod settings;
+pub(crate) mod signal;
 mod tracking;
 
 use std::fmt;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 pub use destination::Destination;
 pub use entries::ConfigEntry;
+pub use metrics::Temporality;
 pub use otlp::{Compression, Protocol};
 pub(crate) use settings::{CodeSettings, Settings};
 pub use tracking::{Experiment, TrackingUri};

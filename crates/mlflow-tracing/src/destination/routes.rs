@@ -155,7 +155,13 @@ mod tests {
         ]);
         assert!(routes.wants_spans() && routes.wants_traces());
         let spans: Vec<SpanItem> = (0..3)
-            .map(|_| Arc::new(EndedSpan::new(sample_span(), Default::default())))
+            .map(|_| {
+                Arc::new(EndedSpan::new(
+                    sample_span(),
+                    Default::default(),
+                    Default::default(),
+                ))
+            })
             .collect();
         routes.send_spans(spans);
         routes.count_span_dropped();

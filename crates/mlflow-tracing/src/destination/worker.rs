@@ -169,10 +169,12 @@ impl<T: Send + 'static> Worker<T> {
                 Ok(WorkerMsg::Items(items)) => self.queue(items),
                 Ok(WorkerMsg::Flush(barrier)) => {
                     self.export_all();
+                    self.flush_sink();
                     barrier.complete_part(std::mem::take(&mut self.errors));
                 }
                 Ok(WorkerMsg::Shutdown(barrier)) => {
                     self.export_all();
+                    self.flush_sink();
                     self.sink.shutdown();
                     barrier.complete_part(std::mem::take(&mut self.errors));
                     return;
@@ -180,6 +182,7 @@ impl<T: Send + 'static> Worker<T> {
                 Err(RecvTimeoutError::Timeout) => self.export_all(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.export_all();
+                    self.flush_sink();
                     self.sink.shutdown();
                     return;
                 }
@@ -218,6 +221,20 @@ impl<T: Send + 'static> Worker<T> {
             let batch: Vec<T> = self.queue.drain(..n).collect();
             let result = self.sink.export(&batch);
             self.account(batch.len(), result);
+        }
+    }
+
+    /// The sink's own flush; a failure is reported and returned by the flush.
+    fn flush_sink(&mut self) {
+        if let Err(err) = self.sink.flush() {
+            let destination = &self.destination;
+            report::error(&format!("flush:{destination}:{err}"), || {
+                format!("{destination}: {err}")
+            });
+            let message = format!("{destination}: {err}");
+            if !self.errors.contains(&message) {
+                self.errors.push(message);
+            }
         }
     }
 
