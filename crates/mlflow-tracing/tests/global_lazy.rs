@@ -4,41 +4,10 @@
 //! are per process), then check what the child left in its database.
 
 use std::path::Path;
-use std::process::Command;
 
 use mlflow_tracing::local_store::LocalStore;
 
-const CHILD: &str = "MLFLOW_TRACING_TEST_CHILD";
-
-/// Runs the test named `name` of this binary in a child process with `env`; returns its
-/// standard error.
-fn run_child(name: &str, env: &[(&str, String)]) -> String {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MLFLOW_") || key.starts_with("OTEL_") {
-            command.env_remove(key);
-        }
-    }
-    command.env(CHILD, "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "child failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn is_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
+use crate::support::{is_child, run_child};
 
 fn record_traces(n: usize) {
     for i in 0..n {

@@ -1,5 +1,5 @@
 //! In-process tests of the span API, trace assembly, context propagation, sampling, the
-//! `#[trace]` attribute, the local store and OTLP export. One binary, one module per area.
+//! `#[trace]` attribute, the local store, OTLP export and span metrics. One binary, one module per area.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,6 +11,7 @@ mod global_lazy;
 mod local_store;
 mod macros;
 mod memory_bound;
+mod metrics;
 mod otlp;
 mod sampling;
 mod span_api;

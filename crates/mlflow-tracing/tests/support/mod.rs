@@ -89,3 +89,38 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Set in a child process started by [`run_child`].
+const CHILD: &str = "MLFLOW_TRACING_TEST_CHILD";
+
+/// Runs the test named `name` of this binary in a child process with `env` (and no
+/// `MLFLOW_*`/`OTEL_*` variable of ours: global state and process exit are per process);
+/// returns its standard error, failing when the child fails.
+pub(crate) fn run_child(name: &str, env: &[(&str, String)]) -> String {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MLFLOW_") || key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command.env(CHILD, "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Whether this is a child process started by [`run_child`].
+pub(crate) fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
