@@ -290,6 +290,29 @@ fn the_metrics_match_the_python_sdk() {
                 assert_eq!(&ours[key], point, "grpc={grpc}: point {key}");
             }
         }
+        // Attributes in MLflow's order: root, span_type, span_status, experiment_id, then
+        // the tags, then the metadata.
+        for point in histogram(&requests[0]).points {
+            let keys: Vec<&str> = point.attributes.iter().map(|kv| kv.key.as_str()).collect();
+            assert_eq!(
+                keys[..4],
+                ["root", "span_type", "span_status", "experiment_id"]
+            );
+            let first_metadata = keys
+                .iter()
+                .position(|k| k.starts_with("metadata."))
+                .unwrap();
+            assert!(
+                keys[4..first_metadata]
+                    .iter()
+                    .all(|k| k.starts_with("tags."))
+            );
+            assert!(
+                keys[first_metadata..]
+                    .iter()
+                    .all(|k| k.starts_with("metadata."))
+            );
+        }
         let path = &receiver.requests()[0].path;
         if grpc {
             assert_eq!(

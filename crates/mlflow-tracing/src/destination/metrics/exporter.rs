@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality as SdkTemporality;
@@ -90,12 +91,26 @@ impl OtlpMetricExporter {
     }
 
     /// The request for `metrics`: OpenTelemetry's own conversion, with this crate's
-    /// resource (the one the traces carry).
+    /// resource (the one the traces carry), and each data point's attributes in MLflow's
+    /// order (the SDK keeps them in no particular one).
     fn request(&self, metrics: &ResourceMetrics) -> ExportMetricsServiceRequest {
         let mut request = ExportMetricsServiceRequest::from(metrics);
         for resource_metrics in &mut request.resource_metrics {
             resource_metrics.resource = Some(self.resource.clone());
             resource_metrics.schema_url = String::new();
+            let metrics = resource_metrics
+                .scope_metrics
+                .iter_mut()
+                .flat_map(|scope| &mut scope.metrics);
+            for metric in metrics {
+                if let Some(Data::Histogram(histogram)) = &mut metric.data {
+                    for point in &mut histogram.data_points {
+                        point
+                            .attributes
+                            .sort_by(|a, b| (rank(&a.key), &a.key).cmp(&(rank(&b.key), &b.key)));
+                    }
+                }
+            }
         }
         request
     }
@@ -152,6 +167,19 @@ impl PushMetricExporter for OtlpMetricExporter {
 
     fn temporality(&self) -> SdkTemporality {
         self.temporality
+    }
+}
+
+/// Where an attribute goes in MLflow's order: `root`, `span_type`, `span_status`,
+/// `experiment_id`, then the tags, then the metadata (each by key).
+fn rank(key: &str) -> u8 {
+    match key {
+        "root" => 0,
+        "span_type" => 1,
+        "span_status" => 2,
+        "experiment_id" => 3,
+        _ if key.starts_with("tags.") => 4,
+        _ => 5,
     }
 }
 
