@@ -8,6 +8,8 @@
 //!   the inputs/outputs set as JSON strings (the same bytes MLflow would carry);
 //! - `mlflow`: `start_span(..).start()`, `set_inputs`, `set_outputs`, end; exported to a
 //!   no-op destination, so the background threads do their full work (assembly, TraceInfo);
+//! - `mlflow_metrics`: `mlflow` with span metrics on (the histogram recorded on its own
+//!   worker, exported to an in-process OTLP/HTTP receiver at each flush);
 //! - `mlflow_trace_macro`: a `#[trace]` function with two arguments;
 //! - `mlflow_nested3`: root → child → grandchild, per span;
 //! - `mlflow_disabled` / `mlflow_sampled_out`: tracing off, and sampling ratio 0;
@@ -37,7 +39,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mlflow_tracing::{Trace, TraceExporter, Tracing, start_span, trace};
+use mlflow_tracing::{Protocol, Trace, TraceExporter, Tracing, TracingBuilder, start_span, trace};
+use mlflow_tracing_test_support::{Receiver, Tls};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -71,7 +74,7 @@ impl TraceExporter for NoopTraces {
     }
 }
 
-fn mlflow_pipeline(env: &'static [(&'static str, &'static str)]) -> Tracing {
+fn mlflow_builder(env: &'static [(&'static str, &'static str)]) -> TracingBuilder {
     Tracing::builder()
         .with_env(|k| {
             env.iter()
@@ -81,8 +84,10 @@ fn mlflow_pipeline(env: &'static [(&'static str, &'static str)]) -> Tracing {
         .destinations_from_config(false)
         .with_exporter(NoopTraces)
         .max_queue_bytes(8 << 30)
-        .build()
-        .expect("pipeline")
+}
+
+fn mlflow_pipeline(env: &'static [(&'static str, &'static str)]) -> Tracing {
+    mlflow_builder(env).build().expect("pipeline")
 }
 
 /// Times `record` over `iters` spans, flushing (untimed) every `CHUNK`.
@@ -175,6 +180,16 @@ fn spans(c: &mut Criterion) {
     let tracing = mlflow_pipeline(&[]);
     bench_one_span(&mut group, "mlflow", &tracing);
 
+    // The same, with span metrics: each flush exports the histogram (one series).
+    let receiver = Receiver::http(Tls::None, None);
+    let with_metrics = mlflow_builder(&[])
+        .metrics(true)
+        .metrics_endpoint(receiver.metrics_endpoint())
+        .metrics_protocol(Protocol::HttpProtobuf)
+        .build()
+        .expect("pipeline with metrics");
+    bench_one_span(&mut group, "mlflow_metrics", &with_metrics);
+
     group.bench_function("mlflow_trace_macro", |b| {
         b.iter_custom(|iters| {
             tracing.in_scope(|| {
@@ -220,10 +235,17 @@ fn spans(c: &mut Criterion) {
     bench_one_span(&mut group, "mlflow_sampled_out", &sampled_out);
     group.finish();
 
-    let stats = tracing.stats();
-    assert_eq!(
-        stats.spans_dropped, 0,
-        "the benchmark must not measure the drop path: {stats:?}"
+    for tracing in [&tracing, &with_metrics] {
+        let stats = tracing.stats();
+        assert_eq!(
+            stats.spans_dropped, 0,
+            "the benchmark must not measure the drop path: {stats:?}"
+        );
+    }
+    let metrics = &with_metrics.stats().destinations[1];
+    assert!(
+        metrics.exported > 0 && metrics.failed == 0,
+        "span metrics must be recorded: {metrics:?}"
     );
     let _ = provider.shutdown();
 }

@@ -943,3 +943,35 @@ fn a_bad_metrics_configuration_keeps_the_lazy_global_pipeline_tracing() {
     let store = mlflow_tracing::local_store::LocalStore::open(&db).unwrap();
     assert_eq!(store.list_traces(None, 10).unwrap().len(), 1);
 }
+
+#[test]
+fn metrics_turned_on_in_code_work_with_destinations_added_in_code() {
+    let receiver = Receiver::http(Tls::None, None);
+    let traces = mlflow_tracing::testing::InMemoryTraces::new();
+    // No destination from the configuration: only the in-memory one, and span metrics
+    // because they are turned on in code.
+    let tracing = crate::support::builder(&traces)
+        .metrics(true)
+        .metrics_endpoint(receiver.metrics_endpoint())
+        .metrics_protocol(mlflow_tracing::Protocol::HttpProtobuf)
+        .build()
+        .unwrap();
+    tracing.in_scope(demo_traces::nested);
+    tracing.flush().unwrap();
+    assert_eq!(traces.traces().len(), 1);
+    assert_eq!(recorded_spans(&receiver.wait_for_metrics(1, WAIT)[0]), 3);
+    let stats = tracing.stats();
+    let metrics = stats
+        .destinations
+        .iter()
+        .find(|d| matches!(d.destination, Destination::OtlpMetrics { .. }))
+        .unwrap();
+    assert_eq!((metrics.exported, metrics.failed), (3, 0));
+    // Without `metrics(true)`, a metrics endpoint in code is configuration like the rest.
+    let quiet = Receiver::http(Tls::None, None);
+    let tracing = crate::support::builder(&traces)
+        .metrics_endpoint(quiet.metrics_endpoint())
+        .build()
+        .unwrap();
+    assert_eq!(tracing.destinations().len(), 1);
+}

@@ -33,7 +33,8 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::config::Destination;
+use crate::config::{Destination, Settings};
+use crate::error::BuildError;
 use crate::model::{Span, Trace};
 use crate::sync::Ticket;
 
@@ -42,6 +43,11 @@ pub use custom::TraceExporter;
 pub(crate) use metrics::problem as metrics_problem;
 pub(crate) use routes::Routes;
 pub(crate) use select::{experiment_id_by_name, select};
+
+/// The span metrics sink alone, when the settings configure it (see [`select`]).
+pub(crate) fn select_metrics(settings: &Settings) -> Result<Option<AnySink>, BuildError> {
+    metrics::select(settings)
+}
 
 /// A finished trace on its way to the trace sinks. The queue memory it holds is given
 /// back when the last sink is done with it.

@@ -206,6 +206,8 @@ impl TracingBuilder {
 
     /// Turns span metrics on or off whatever the environment says
     /// (`OTEL_METRICS_EXPORTER=none` turns them off); on, they still need an endpoint.
+    /// Turned on here, they are exported even with
+    /// [`destinations_from_config(false)`](TracingBuilder::destinations_from_config).
     pub fn metrics(mut self, enabled: bool) -> Self {
         self.code.metrics.enabled = Some(enabled);
         self
@@ -258,6 +260,9 @@ impl TracingBuilder {
         let mut sinks = self.extra;
         if self.destinations_from_config {
             sinks.extend(destination::select(&settings)?);
+        } else if self.code.metrics.enabled == Some(true) {
+            // Span metrics turned on in code count as added in code.
+            sinks.extend(destination::select_metrics(&settings)?);
         }
         Ok((settings, sinks))
     }
