@@ -50,7 +50,7 @@ fn handle(request: u32) {
         .span_type(SpanType::Tool)
         .in_scope(|tool| {
             std::thread::sleep(Duration::from_millis(5));
-            if request % 4 == 0 {
+            if request.is_multiple_of(4) {
                 tool.record_exception(&Timeout);
             }
         });

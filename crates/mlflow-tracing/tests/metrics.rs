@@ -22,10 +22,7 @@ use crate::support::{Captured, is_child, run_child};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// The traces `mlflow-trace demo` records (the second is the Python capture's workload).
-#[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
-#[allow(dead_code)]
-mod demo_traces;
+use crate::demo_traces;
 
 /// A builder configured only by `vars`, as if they were the environment.
 fn builder(vars: &[(&str, &str)]) -> TracingBuilder {

@@ -5,6 +5,11 @@
 
 mod support;
 
+/// The traces `mlflow-trace demo` records: MLflow's documentation examples, as the Python
+/// captures recorded them (the OTLP and span metrics tests compare with those captures).
+#[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
+mod demo_traces;
+
 mod concurrency;
 mod context;
 mod global_lazy;

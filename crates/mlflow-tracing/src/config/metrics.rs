@@ -70,7 +70,10 @@ const EXPECTED_ATTRIBUTES: &str = "all, none, or comma-separated attribute keys 
 
 impl MetricAttributes {
     /// Whether the attribute `key` (`tags.env`, `metadata.app.version`) is kept.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
     pub(crate) fn keeps(&self, key: &str) -> bool {
         match self {
             MetricAttributes::All => true,

@@ -69,6 +69,10 @@ impl Signal {
     }
 
     /// `traces` or `metrics`, for messages.
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
     pub(crate) fn name(self) -> &'static str {
         match self {
             Signal::Traces => "traces",

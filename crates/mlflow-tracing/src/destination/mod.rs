@@ -92,6 +92,10 @@ pub(crate) struct TraceSnapshot {
 #[derive(Debug)]
 pub(crate) struct EndedSpan {
     span: Span,
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
     trace: Arc<TraceSnapshot>,
     _ticket: Ticket,
 }
@@ -106,14 +110,20 @@ impl EndedSpan {
     }
 
     /// The span's trace as it stood when the span ended.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
     pub(crate) fn trace_arc(&self) -> &Arc<TraceSnapshot> {
         &self.trace
     }
 
     /// Whether it is the root span of its trace (it has no parent), as the assembler and
     /// MLflow decide it.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
     pub(crate) fn is_root(&self) -> bool {
         self.span.parent_id.is_none()
     }

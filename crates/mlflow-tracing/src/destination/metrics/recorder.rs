@@ -106,9 +106,14 @@ impl Recorder {
         };
         let previous = registry.latest.replace(recorder.clone());
         drop(registry);
-        // Shutting the previous one down (if this was its last use) waits for its last
-        // export: not while holding the registry.
-        drop(previous);
+        // Shutting the previous one down (if this was its last use) may wait for its last
+        // export: neither while holding the registry nor on this worker (if the thread
+        // cannot be started, the closure, and with it the recorder, is dropped here).
+        if let Some(previous) = previous.filter(|p| !Arc::ptr_eq(p, &recorder)) {
+            let _ = std::thread::Builder::new()
+                .name("mlflow-tracing-metrics-close".to_owned())
+                .spawn(move || drop(previous));
+        }
         recorder
     }
 
