@@ -972,3 +972,46 @@ fn metrics_turned_on_in_code_work_with_destinations_added_in_code() {
         .unwrap();
     assert_eq!(tracing.destinations().len(), 1);
 }
+
+#[test]
+fn failed_exports_are_retried_then_returned_by_flush() {
+    let (_dir, uri) = new_store();
+    let receiver = Receiver::http(Tls::None, None);
+    // A transient failure is retried; a permanent one is returned by the flush, with the
+    // header values scrubbed from what the receiver echoed.
+    receiver.script(vec![
+        mlflow_tracing_test_support::Reply::Http {
+            status: 503,
+            retry_after: Some("0".into()),
+            body: "busy".into(),
+        },
+        mlflow_tracing_test_support::Reply::Ok,
+        mlflow_tracing_test_support::Reply::Http {
+            status: 400,
+            retry_after: None,
+            body: "bad token s3cr3t-t0ken".into(),
+        },
+    ]);
+    let endpoint = receiver.metrics_endpoint();
+    let tracing = pipeline(&[
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            "authorization=s3cr3t-t0ken",
+        ),
+        ("MLFLOW_TRACKING_URI", &uri),
+    ]);
+    tracing.in_scope(|| drop(start_span("one").start()));
+    tracing.flush().unwrap();
+    assert_eq!(receiver.requests().len(), 2, "retried once");
+    tracing.in_scope(|| drop(start_span("two").start()));
+    let err = tracing.flush().unwrap_err().to_string();
+    assert!(
+        err.contains("span metrics over OTLP/HTTP (protobuf)") && err.contains("HTTP 400"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    // The traces themselves are fine.
+    assert_eq!(tracing.stats().destinations[0].failed, 0);
+}
