@@ -480,12 +480,17 @@ fn headers_gzip_json_and_the_generic_endpoint() {
 }
 
 #[test]
-fn tls_with_a_custom_ca() {
+fn tls_with_a_custom_ca_and_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
     let certs = certs();
     let files = certs.write_to(dir.path());
     let ca = files.ca.display().to_string();
+    let (cert, key) = (
+        files.client_cert.display().to_string(),
+        files.client_key.display().to_string(),
+    );
     for grpc in [false, true] {
+        // The metrics variables win over the generic ones.
         let receiver = Receiver::new(grpc, Tls::Server, Some(&certs));
         let endpoint = receiver.metrics_endpoint();
         assert!(endpoint.starts_with("https://"));
@@ -493,13 +498,49 @@ fn tls_with_a_custom_ca() {
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", receiver.protocol()),
             ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", &ca),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem"),
             ("MLFLOW_TRACKING_URI", &store_uri(&dir)),
         ]);
         tracing.in_scope(|| drop(start_span("over tls").start()));
         tracing.flush().unwrap();
         let requests = receiver.wait_for_metrics(1, WAIT);
         assert_eq!(histogram(&requests[0]).points.len(), 1, "grpc={grpc}");
+
+        let mutual = Receiver::new(grpc, Tls::Mutual, Some(&certs));
+        let tracing = pipeline(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                &mutual.metrics_endpoint(),
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", mutual.protocol()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca),
+            ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", &cert),
+            ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", &key),
+            ("MLFLOW_TRACKING_URI", &store_uri(&dir)),
+        ]);
+        tracing.in_scope(|| drop(start_span("mutual").start()));
+        tracing.flush().unwrap();
+        mutual.wait_for_metrics(1, WAIT);
+        assert!(mutual.requests()[0].client_certificate, "grpc={grpc}");
     }
+}
+
+#[test]
+fn exported_every_interval_without_a_flush() {
+    let (_dir, uri) = new_store();
+    let receiver = Receiver::grpc(Tls::None, None);
+    let endpoint = receiver.metrics_endpoint();
+    let tracing = pipeline(&[
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ("MLFLOW_TRACKING_URI", &uri),
+    ]);
+    tracing.in_scope(|| drop(start_span("periodic").start()));
+    // No flush: the periodic reader exports on its own (the span reaches the metrics
+    // worker within the assembler's idle poll, well under a second).
+    let requests = receiver.wait_for_metrics(2, WAIT);
+    assert_eq!(recorded_spans(requests.last().unwrap()), 1);
+    drop(tracing);
 }
 
 /// The points' total count: how many spans were recorded.

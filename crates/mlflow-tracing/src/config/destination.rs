@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::{Experiment, Protocol, TrackingUri};
 
-/// A place a pipeline sends traces to; see
+/// A place a pipeline sends traces (or span metrics) to; see
 /// [`Tracing::destinations`](crate::Tracing::destinations).
 ///
 /// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`,
