@@ -100,7 +100,8 @@ impl MetricsSink {
 }
 
 /// MLflow's attributes of the trace: every tag, then every metadata entry, values as
-/// strings, filtered by `keep`.
+/// strings, filtered by `keep`. Keys and values are shared strings: the trace's spans
+/// reuse them without copying.
 fn trace_attributes(trace: &TraceSnapshot, keep: &MetricAttributes) -> Vec<KeyValue> {
     let tags = trace.tags.iter().map(|(k, v)| (format!("tags.{k}"), v));
     let metadata = trace
@@ -109,7 +110,10 @@ fn trace_attributes(trace: &TraceSnapshot, keep: &MetricAttributes) -> Vec<KeyVa
         .map(|(k, v)| (format!("metadata.{k}"), v));
     tags.chain(metadata)
         .filter(|(key, _)| keep.keeps(key))
-        .map(|(key, value)| KeyValue::new(Key::from(key), value.clone()))
+        .map(|(key, value)| {
+            let value = StringValue::from(Arc::<str>::from(value.as_str()));
+            KeyValue::new(Key::from(Arc::<str>::from(key)), Value::String(value))
+        })
         .collect()
 }
 
