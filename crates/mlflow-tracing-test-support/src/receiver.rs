@@ -136,7 +136,7 @@ impl Receiver {
         }
     }
 
-    /// OTLP/gRPC `TraceService` (gzip accepted). TLS receivers use `certs` (default
+    /// OTLP/gRPC `TraceService` and `MetricsService` (gzip accepted). TLS receivers use `certs` (default
     /// [`certs()`](crate::certs())).
     pub fn grpc(tls: Tls, certs: Option<&Certs>) -> Receiver {
         let shared = Arc::new(Shared::default());
