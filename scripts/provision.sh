@@ -3,6 +3,7 @@
 # ~/.cache/mlflow-tracing-rs) and reused while the pinned versions match.
 #
 #   ensure_mlflow_venv   -> a Python venv with mlflow==$MLFLOW_VERSION; prints its python
+#   ensure_victoria_metrics -> VictoriaMetrics from Debian; prints its binary
 
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 MLFLOW_TRACING_CACHE="${MLFLOW_TRACING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-tracing-rs}"
@@ -65,6 +66,37 @@ ensure_rotel() {
   agent=$(ls "$dir"/lib/python3*/site-packages/rotel/rotel-agent 2>/dev/null | head -1)
   [ -x "$agent" ] || { echo "rotel-agent not found in $dir" >&2; return 1; }
   echo "$agent"
+}
+
+VICTORIA_METRICS_VERSION="${VICTORIA_METRICS_VERSION:-1.112.0+ds1-2}"
+VICTORIA_METRICS_SUITE="${VICTORIA_METRICS_SUITE:-trixie}"
+
+# VictoriaMetrics (a Prometheus-compatible store with an OTLP/HTTP metrics receiver and
+# the PromQL query API), Debian's package; prints the path of its binary. Bookworm's
+# package (1.79) predates the OTLP receiver (1.92), so the package comes from
+# $VICTORIA_METRICS_SUITE: `apt-get download` with a private package list under the
+# cache (nothing is installed on the system, no root needed), then extracted there.
+# Only when missing.
+ensure_victoria_metrics() {
+  local root="$MLFLOW_TRACING_CACHE/victoria-metrics-$VICTORIA_METRICS_VERSION"
+  local bin="$root/usr/bin/victoria-metrics"
+  if [ ! -x "$bin" ]; then
+    log "downloading Debian's victoria-metrics $VICTORIA_METRICS_VERSION into $root (first run only)"
+    local apt="$MLFLOW_TRACING_CACHE/apt-$VICTORIA_METRICS_SUITE"
+    mkdir -p "$apt"/lists/partial "$apt"/cache/archives/partial "$apt"/debs
+    echo "deb http://deb.debian.org/debian $VICTORIA_METRICS_SUITE main" > "$apt/sources.list"
+    local options=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                   -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+                   -o APT::Sandbox::User="$(id -un)")
+    apt-get "${options[@]}" -qq update >&2
+    rm -f "$apt"/debs/victoria-metrics_*.deb
+    (cd "$apt/debs" && apt-get "${options[@]}" -qq download "victoria-metrics=$VICTORIA_METRICS_VERSION" >&2)
+    rm -rf "$root.partial"
+    dpkg-deb -x "$apt"/debs/victoria-metrics_*.deb "$root.partial"
+    mv "$root.partial" "$root"
+  fi
+  "$bin" -version >/dev/null 2>&1 || { echo "$bin does not run" >&2; return 1; }
+  echo "$bin"
 }
 
 CARGO_HACK_VERSION="${CARGO_HACK_VERSION:-0.6.46}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and every test. On a fresh machine it first installs what the tests
-# need (Python venvs with MLflow, Phoenix and rotel; cargo-hack; the declared minimum Rust),
+# need (Python venvs with MLflow, Phoenix and rotel; VictoriaMetrics; cargo-hack; the
+# declared minimum Rust),
 # cached between runs.
 #
 #   scripts/test.sh            everything
@@ -22,7 +23,7 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "provisioning (MLflow, Arize Phoenix, rotel, cargo-hack, cargo-deny, Rust $(msrv); cached after the first run)"
+step "provisioning (MLflow, Arize Phoenix, rotel, VictoriaMetrics, cargo-hack, cargo-deny, Rust $(msrv); cached after the first run)"
 mkdir -p "$MLFLOW_TRACING_CACHE"
 # The installs run side by side: they mostly wait on the network.
 ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
@@ -31,6 +32,8 @@ ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
 phoenix_job=$!
 ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
 rotel_job=$!
+ensure_victoria_metrics > "$MLFLOW_TRACING_CACHE/.victoria-metrics.path" &
+victoria_metrics_job=$!
 ensure_msrv_toolchain &
 msrv_job=$!
 ensure_cargo_hack > "$MLFLOW_TRACING_CACHE/.cargo-hack.path"
@@ -39,14 +42,17 @@ ensure_cargo_deny > "$MLFLOW_TRACING_CACHE/.cargo-deny.path"
 wait "$mlflow_job"
 wait "$phoenix_job"
 wait "$rotel_job"
+wait "$victoria_metrics_job"
 wait "$msrv_job"
 MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
 MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
 MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
+MLFLOW_TRACING_TEST_VICTORIA_METRICS=$(cat "$MLFLOW_TRACING_CACHE/.victoria-metrics.path")
 CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
 CARGO_DENY=$(cat "$MLFLOW_TRACING_CACHE/.cargo-deny.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
-log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, $("$CARGO_HACK" hack --version)"
+export MLFLOW_TRACING_TEST_VICTORIA_METRICS
+log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, VictoriaMetrics $VICTORIA_METRICS_VERSION, $("$CARGO_HACK" hack --version)"
 
 step "cargo deny check licenses bans sources (deny.toml; advisories need GitHub, unreachable here)"
 "$CARGO_DENY" deny check licenses bans sources

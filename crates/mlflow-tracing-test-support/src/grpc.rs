@@ -1,5 +1,6 @@
-//! The OTLP/gRPC server: tonic's `TraceService` on a private current-thread runtime,
-//! recording every call (metadata, peer certificate) before tonic decodes it.
+//! The OTLP/gRPC server: tonic's `TraceService` and `MetricsService` on a private
+//! current-thread runtime, recording every call (metadata, peer certificate) before tonic
+//! decodes it.
 
 use std::convert::Infallible;
 use std::net::TcpListener;
@@ -7,6 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::{self, JoinHandle};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -15,7 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tonic::body::Body;
 use tonic::codec::CompressionEncoding;
-use tonic::codegen::{Service, http};
+use tonic::codegen::{BoxFuture, Service, http};
 use tonic::transport::server::{TcpConnectInfo, TcpIncoming, TlsConnectInfo};
 
 use crate::certs::Certs;
@@ -41,12 +48,15 @@ impl Server {
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
+        let collector = || Collector {
+            shared: shared.clone(),
+        };
         let service = Recording {
             shared: shared.clone(),
-            inner: TraceServiceServer::new(Collector {
-                shared: shared.clone(),
-            })
-            .accept_compressed(CompressionEncoding::Gzip),
+            traces: TraceServiceServer::new(collector())
+                .accept_compressed(CompressionEncoding::Gzip),
+            metrics: MetricsServiceServer::new(collector())
+                .accept_compressed(CompressionEncoding::Gzip),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -89,20 +99,27 @@ impl Server {
 struct EntryIndex(usize);
 
 /// Records every call (method path, metadata, peer certificate) before tonic decodes it,
-/// so undecodable calls and unknown methods are recorded too.
+/// so undecodable calls and unknown methods are recorded too; then hands it to the
+/// metrics service or (anything else) the trace service.
 #[derive(Clone)]
 struct Recording {
     shared: Arc<Shared>,
-    inner: TraceServiceServer<Collector>,
+    traces: TraceServiceServer<Collector>,
+    metrics: MetricsServiceServer<Collector>,
 }
 
 impl Service<http::Request<Body>> for Recording {
     type Response = http::Response<Body>;
     type Error = Infallible;
-    type Future = <TraceServiceServer<Collector> as Service<http::Request<Body>>>::Future;
+    type Future = BoxFuture<http::Response<Body>, Infallible>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<http::Request<Body>>::poll_ready(&mut self.inner, cx)
+        match Service::<http::Request<Body>>::poll_ready(&mut self.traces, cx) {
+            Poll::Ready(Ok(())) => {
+                Service::<http::Request<Body>>::poll_ready(&mut self.metrics, cx)
+            }
+            other => other,
+        }
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
@@ -125,30 +142,38 @@ impl Service<http::Request<Body>> for Recording {
             content_encoding: find_header(&headers, "grpc-encoding").map(str::to_owned),
             headers,
             request: None,
+            metrics: None,
             client_certificate,
         };
         let index = self.shared.record(recorded, false);
         request.extensions_mut().insert(EntryIndex(index));
-        self.inner.call(request)
+        let metrics = request
+            .uri()
+            .path()
+            .starts_with("/opentelemetry.proto.collector.metrics.v1.MetricsService/");
+        if metrics {
+            Box::pin(self.metrics.call(request))
+        } else {
+            Box::pin(self.traces.call(request))
+        }
     }
 }
 
-/// The `TraceService`: stores the decoded request in its entry and answers as scripted.
+/// The `TraceService` and `MetricsService`: store the decoded request in its entry and
+/// answer as scripted.
 struct Collector {
     shared: Arc<Shared>,
 }
 
-#[tonic::async_trait]
-impl TraceService for Collector {
-    async fn export(
+impl Collector {
+    /// Stores what `change` does to the call's entry, then answers as scripted.
+    async fn answer(
         &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let index = request.extensions().get::<EntryIndex>().copied();
-        let message = request.into_inner();
+        index: Option<EntryIndex>,
+        change: impl FnOnce(&mut crate::receiver::Entry),
+    ) -> Result<(), tonic::Status> {
         if let Some(EntryIndex(index)) = index {
-            self.shared
-                .update(index, |entry| entry.recorded.request = Some(message));
+            self.shared.update(index, change);
         }
         match self.shared.next_reply() {
             Reply::Ok => {}
@@ -159,6 +184,34 @@ impl TraceService for Collector {
         if let Some(EntryIndex(index)) = index {
             self.shared.update(index, |entry| entry.ok = true);
         }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let index = request.extensions().get::<EntryIndex>().copied();
+        let message = request.into_inner();
+        self.answer(index, |entry| entry.recorded.metrics = Some(message))
+            .await?;
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let index = request.extensions().get::<EntryIndex>().copied();
+        let message = request.into_inner();
+        self.answer(index, |entry| entry.recorded.request = Some(message))
+            .await?;
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }

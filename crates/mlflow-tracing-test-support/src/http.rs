@@ -133,6 +133,10 @@ fn accept_loop(
     }
 }
 
+fn log_undecodable(path: &str, err: &str) {
+    log(format_args!("cannot decode {path}: {err}"));
+}
+
 /// Whether `err` is just the client going away (not worth a log line).
 fn is_hang_up(err: &io::Error) -> bool {
     use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
@@ -235,10 +239,27 @@ fn answer(reader: &mut BufReader<Conn>, head: Head, shared: &Shared) -> io::Resu
     let content_type = header("content-type");
     let content_encoding = header("content-encoding");
     let json = media_type(content_type.as_deref()) == "application/json";
-    let request = decode_http(&body, content_type.as_deref(), content_encoding.as_deref())
-        .map_err(|err| log(format_args!("cannot decode {}: {err}", head.path)))
-        .ok();
-    let decoded = request.is_some();
+    // Metrics go to `/v1/metrics` (or, for Prometheus, `/api/v1/otlp/v1/metrics`).
+    let is_metrics = head.path.ends_with("/metrics");
+    let (encoding, kind) = (content_encoding.as_deref(), content_type.as_deref());
+    let (request, metrics) = if is_metrics {
+        let decoded = decode_http(&body, kind, encoding);
+        (
+            None,
+            decoded
+                .map_err(|err| log_undecodable(&head.path, &err))
+                .ok(),
+        )
+    } else {
+        let decoded = decode_http(&body, kind, encoding);
+        (
+            decoded
+                .map_err(|err| log_undecodable(&head.path, &err))
+                .ok(),
+            None,
+        )
+    };
+    let decoded = request.is_some() || metrics.is_some();
     let recorded = Recorded {
         transport: "http",
         path: head.path,
@@ -246,6 +267,7 @@ fn answer(reader: &mut BufReader<Conn>, head: Head, shared: &Shared) -> io::Resu
         content_type,
         content_encoding,
         request,
+        metrics,
         client_certificate: reader.get_ref().client_certificate(),
     };
     let conn = reader.get_mut();

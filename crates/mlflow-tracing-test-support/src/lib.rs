@@ -3,12 +3,13 @@
 //!
 //! OTLP/HTTP is served by plain threads (HTTP/1.1 with keep-alive, optionally TLS with
 //! rustls); OTLP/gRPC by a tonic server on a private runtime. Both listen on
-//! `127.0.0.1:<free port>`, record every request with its decoded spans, and answer with
-//! scripted replies (OK once the script runs out).
+//! `127.0.0.1:<free port>`, record every request with its decoded spans (or metrics: HTTP
+//! paths ending in `/metrics`, the gRPC `MetricsService`), and answer with scripted replies
+//! (OK once the script runs out).
 //!
 //! The modules follow the roles: `certs` generates the test certificates, `tls` turns them
 //! into server TLS configurations, `http` is the HTTP/1.1 server, `grpc` the tonic trace
-//! service, and `receiver` holds the [`Receiver`] with what it recorded and its script.
+//! and metrics services, and `receiver` holds the [`Receiver`] with what it recorded and its script.
 //!
 //! ```
 //! use mlflow_tracing_test_support::{Receiver, Reply, Tls};

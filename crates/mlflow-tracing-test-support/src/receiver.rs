@@ -6,7 +6,9 @@ use std::fmt::Display;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use crate::certs::Certs;
 use crate::tls::Tls;
@@ -25,8 +27,12 @@ pub struct Recorded {
     pub content_type: Option<String>,
     /// HTTP `Content-Encoding`, or gRPC `grpc-encoding`.
     pub content_encoding: Option<String>,
-    /// The decompressed, decoded request (protobuf or OTLP/JSON); `None` if undecodable.
+    /// The decompressed, decoded trace request (protobuf or OTLP/JSON); `None` if
+    /// undecodable or a metrics request.
     pub request: Option<ExportTraceServiceRequest>,
+    /// The decompressed, decoded metrics request (HTTP paths ending in `/metrics`, the
+    /// gRPC `MetricsService`); `None` if undecodable or a trace request.
+    pub metrics: Option<ExportMetricsServiceRequest>,
     /// Whether the TLS client presented a certificate.
     pub client_certificate: bool,
 }
@@ -35,6 +41,26 @@ impl Recorded {
     /// The first value of header (or metadata) `name`, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+
+    /// The number of metric data points in the decoded metrics request (0 if none).
+    pub fn point_count(&self) -> usize {
+        self.metrics.as_ref().map_or(0, |request| {
+            request
+                .resource_metrics
+                .iter()
+                .flat_map(|resource| &resource.scope_metrics)
+                .flat_map(|scope| &scope.metrics)
+                .map(|metric| match &metric.data {
+                    Some(Data::Histogram(h)) => h.data_points.len(),
+                    Some(Data::Sum(s)) => s.data_points.len(),
+                    Some(Data::Gauge(g)) => g.data_points.len(),
+                    Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                    Some(Data::Summary(s)) => s.data_points.len(),
+                    None => 0,
+                })
+                .sum()
+        })
     }
 
     /// The number of spans in the decoded request (0 if undecodable).
@@ -124,7 +150,7 @@ impl Receiver {
         }
     }
 
-    /// OTLP/gRPC `TraceService` (gzip accepted). TLS receivers use `certs` (default
+    /// OTLP/gRPC `TraceService` and `MetricsService` (gzip accepted). TLS receivers use `certs` (default
     /// [`certs()`](crate::certs())).
     pub fn grpc(tls: Tls, certs: Option<&Certs>) -> Receiver {
         let shared = Arc::new(Shared::default());
@@ -154,6 +180,16 @@ impl Receiver {
             self.base_url()
         } else {
             format!("{}/v1/traces", self.base_url())
+        }
+    }
+
+    /// What `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` is set to for this receiver: the base
+    /// URL for gRPC, the URL of `/v1/metrics` for HTTP.
+    pub fn metrics_endpoint(&self) -> String {
+        if self.grpc {
+            self.base_url()
+        } else {
+            format!("{}/v1/metrics", self.base_url())
         }
     }
 
@@ -232,6 +268,54 @@ impl Receiver {
             );
         }
         entries.iter().map(|entry| entry.recorded.clone()).collect()
+    }
+}
+
+impl Receiver {
+    /// Waits until at least `requests` metrics requests were answered OK, then returns the
+    /// decoded metrics requests answered OK, in order. Panics on timeout.
+    pub fn wait_for_metrics(
+        &self,
+        requests: usize,
+        timeout: Duration,
+    ) -> Vec<ExportMetricsServiceRequest> {
+        let ok_metrics = |entries: &[Entry]| -> Vec<ExportMetricsServiceRequest> {
+            entries
+                .iter()
+                .filter(|entry| entry.ok)
+                .filter_map(|entry| entry.recorded.metrics.clone())
+                .collect()
+        };
+        let entries = self.shared.entries();
+        let (entries, wait) = self
+            .shared
+            .changed
+            .wait_timeout_while(entries, timeout, |entries| {
+                ok_metrics(entries).len() < requests
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if wait.timed_out() {
+            let seen: Vec<String> = entries
+                .iter()
+                .map(|entry| {
+                    let recorded = &entry.recorded;
+                    format!(
+                        "{} {} ({} points, {})",
+                        recorded.transport,
+                        recorded.path,
+                        recorded.point_count(),
+                        if entry.ok { "ok" } else { "not ok" }
+                    )
+                })
+                .collect();
+            drop(entries);
+            panic!(
+                "OTLP receiver on port {}: timed out after {timeout:?} waiting for {requests} \
+                 metrics request(s) answered OK; requests: {seen:?}",
+                self.port
+            );
+        }
+        ok_metrics(&entries)
     }
 }
 

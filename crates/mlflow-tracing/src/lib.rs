@@ -10,8 +10,11 @@
 //! With `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) set, spans go
 //! to any OpenTelemetry backend over OTLP instead (gRPC by default, as in MLflow, or
 //! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
-//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. Every variable is
-//! listed in [`config::env`]; [`TracingBuilder::diagnose`] shows what is resolved and checks
+//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. With
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (or the generic endpoint) set, every span's
+//! duration also goes to the histogram `mlflow.trace.span.duration` over OTLP, as MLflow
+//! records it, for Prometheus and Grafana (see [Span metrics](#span-metrics)). Every
+//! variable is listed in [`config::env`]; [`TracingBuilder::diagnose`] shows what is resolved and checks
 //! the destinations ([`doctor`]).
 //!
 //! ```no_run
@@ -68,12 +71,31 @@
 //! failures) are reported through the `tracing` crate when a subscriber is installed,
 //! else on standard error.
 //!
+//! ## Span metrics
+//!
+//! When a metrics endpoint is configured ([`config::env::OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`],
+//! [`TracingBuilder::metrics_endpoint`]), each span's duration is recorded, off the
+//! caller's thread, in the histogram `mlflow.trace.span.duration` (unit `ms`, meter
+//! `mlflow.tracing`, OpenTelemetry's default buckets) with the attributes `root`,
+//! `span_type`, `span_status`, `experiment_id`, and the trace's `tags.<key>` and
+//! `metadata.<key>` as they stood when the span ended. It is exported over OTLP (gRPC or
+//! HTTP, cumulative by default, every `OTEL_METRIC_EXPORT_INTERVAL` and at every flush),
+//! whatever the trace destinations, by a meter provider of this crate's own: the program's
+//! global one is never touched. Prometheus takes it over HTTP at
+//! `http://<prometheus>:9090/api/v1/otlp/v1/metrics` (with `--web.enable-otlp-receiver`).
+//! Every tag and metadata value becomes a label, as in MLflow; keep per-request values
+//! (session, user, request ids) out with [`TracingBuilder::metrics_attributes`]
+//! (`MLFLOW_TRACE_METRICS_ATTRIBUTES`). A bad metrics setting turns the metrics off,
+//! reported, and never stops traces.
+//!
 //! ## Feature flags
 //!
 //! - `macros` (default): the `#[trace]` attribute.
 //! - `local-store` (default): the MLflow SQLite store (bundled SQLite).
 //! - `otlp-http` (default): OTLP over HTTP, protobuf or JSON (reqwest, rustls).
 //! - `otlp-grpc` (default): OTLP over gRPC (tonic, on a private runtime; rustls).
+//! - `metrics` (default): span metrics (OpenTelemetry's metrics SDK); they are sent with
+//!   the OTLP transports, so they need `otlp-http` or `otlp-grpc`.
 //! - `testing`: `testing::InMemoryTraces`, an in-memory destination for tests.
 //!
 //! Export never uses the application's async runtime: it runs on the pipeline's own
@@ -119,7 +141,7 @@ mod json;
 
 mod report;
 
-pub use config::{Compression, Protocol};
+pub use config::{Compression, Protocol, Temporality};
 pub use config::{ConfigError, Destination, Experiment, TrackingUri};
 pub use destination::TraceExporter;
 pub use error::{BuildError, FlushError};

@@ -1,9 +1,14 @@
 //! In-process tests of the span API, trace assembly, context propagation, sampling, the
-//! `#[trace]` attribute, the local store and OTLP export. One binary, one module per area.
+//! `#[trace]` attribute, the local store, OTLP export and span metrics. One binary, one module per area.
 
 #![allow(clippy::unwrap_used)]
 
 mod support;
+
+/// The traces `mlflow-trace demo` records: MLflow's documentation examples, as the Python
+/// captures recorded them (the OTLP and span metrics tests compare with those captures).
+#[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
+mod demo_traces;
 
 mod concurrency;
 mod context;
@@ -13,6 +18,7 @@ mod local_store;
 mod losses;
 mod macros;
 mod memory_bound;
+mod metrics;
 mod otlp;
 mod outages;
 mod sampling;

@@ -1,7 +1,7 @@
 //! Real backends for the integration tests, started on free loopback ports.
 //!
-//! What they need is provisioned by `scripts/test.sh` (a venv with MLflow), which passes
-//! its location in `MLFLOW_TRACING_TEST_PYTHON`. When it is missing, a test fails under
+//! What they need is provisioned by `scripts/test.sh` (a venv with MLflow, Phoenix, rotel,
+//! VictoriaMetrics), which passes their locations in `MLFLOW_TRACING_TEST_*` variables. When it is missing, a test fails under
 //! `CI=true` and is skipped (loudly) otherwise.
 
 #![allow(dead_code)]
@@ -362,6 +362,22 @@ pub(crate) struct Rotel {
 
 impl Rotel {
     pub(crate) fn start(program: &Path, traces_url: &str, headers: &str, workdir: &Path) -> Rotel {
+        Rotel::start_relay(program, traces_url, headers, None, workdir)
+    }
+
+    /// Relays metrics to `metrics_url` (over OTLP/HTTP); traces go nowhere.
+    pub(crate) fn start_metrics(program: &Path, metrics_url: &str, workdir: &Path) -> Rotel {
+        let nowhere = "http://127.0.0.1:9/v1/traces";
+        Rotel::start_relay(program, nowhere, "x=y", Some(metrics_url), workdir)
+    }
+
+    fn start_relay(
+        program: &Path,
+        traces_url: &str,
+        headers: &str,
+        metrics_url: Option<&str>,
+        workdir: &Path,
+    ) -> Rotel {
         let (grpc_port, http_port) = (free_port(), free_port());
         let mut command = clean_command(program);
         command
@@ -375,12 +391,105 @@ impl Rotel {
             .args(["--otlp-exporter-traces-endpoint", traces_url])
             .args(["--otlp-exporter-traces-custom-headers", headers])
             .args(["--batch-timeout", "200ms"]);
+        if let Some(url) = metrics_url {
+            command.args(["--otlp-exporter-metrics-endpoint", url]);
+        }
         let mut process = Background::spawn(command, workdir.join("rotel.log"));
         wait_port(&mut process, grpc_port, Duration::from_secs(30));
         wait_port(&mut process, http_port, Duration::from_secs(30));
         Rotel {
             _process: process,
             grpc_port,
+        }
+    }
+}
+
+/// VictoriaMetrics: a Prometheus-compatible store with an OTLP/HTTP metrics receiver,
+/// queried back with PromQL. Names are Prometheus-normalised, as Prometheus's own OTLP
+/// receiver does (`mlflow.trace.span.duration`, unit `ms` →
+/// `mlflow_trace_span_duration_milliseconds_{bucket,count,sum}`; `service.name` →
+/// `service_name`).
+pub(crate) struct VictoriaMetrics {
+    process: Background,
+    pub(crate) url: String,
+}
+
+impl VictoriaMetrics {
+    pub(crate) fn start(program: &Path, workdir: &Path) -> VictoriaMetrics {
+        let port = free_port();
+        let mut command = clean_command(program);
+        command
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!(
+                "-storageDataPath={}",
+                workdir.join("victoria-metrics").display()
+            ))
+            .arg("-retentionPeriod=1d")
+            // Samples are visible to instant queries at once (by default not for 30 s).
+            .arg("-search.latencyOffset=0s")
+            .arg("-opentelemetry.usePrometheusNaming");
+        let mut process = Background::spawn(command, workdir.join("victoria-metrics.log"));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(
+            &mut process,
+            &format!("{url}/health"),
+            Duration::from_secs(30),
+        );
+        VictoriaMetrics { process, url }
+    }
+
+    /// Where OTLP/HTTP metrics go.
+    pub(crate) fn otlp_endpoint(&self) -> String {
+        format!("{}/opentelemetry/v1/metrics", self.url)
+    }
+
+    /// The result of the instant PromQL `query`: each series' labels and value.
+    pub(crate) fn query(&self, query: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
+        let client = reqwest::blocking::Client::new();
+        // Ingested samples become searchable after a flush (else after about 10 s).
+        let _ = client
+            .get(format!("{}/internal/force_flush", self.url))
+            .send();
+        let encoded: String = query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let response: Value = client
+            .get(format!("{}/api/v1/query?query={encoded}", self.url))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("query {query}: {e}\n{}", self.process.log_text()));
+        response["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|series| {
+                let labels = series["metric"].as_object().cloned().unwrap_or_default();
+                let value = series["value"][1].as_str().and_then(|v| v.parse().ok());
+                (labels, value.unwrap_or(f64::NAN))
+            })
+            .collect()
+    }
+
+    /// Polls `query` until `done` accepts its result (at most 30 s); returns the result.
+    pub(crate) fn query_until(
+        &self,
+        query: &str,
+        done: impl Fn(&[(serde_json::Map<String, Value>, f64)]) -> bool,
+    ) -> Vec<(serde_json::Map<String, Value>, f64)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let result = self.query(query);
+            if done(&result) || Instant::now() > deadline {
+                return result;
+            }
+            std::thread::sleep(Duration::from_millis(300));
         }
     }
 }

@@ -4,8 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read as _, Write as _};
 
 use flate2::read::GzDecoder;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message as _;
+use prost::Message;
 use tonic::codegen::http::StatusCode;
 
 use super::Conn;
@@ -82,12 +81,12 @@ pub(super) fn media_type(content_type: Option<&str>) -> String {
     essence.trim().to_ascii_lowercase()
 }
 
-/// Decompresses and decodes an OTLP/HTTP body.
-pub(super) fn decode_http(
+/// Decompresses and decodes an OTLP/HTTP body as a request of type `R`.
+pub(super) fn decode_http<R: Message + Default + serde::de::DeserializeOwned>(
     body: &[u8],
     content_type: Option<&str>,
     content_encoding: Option<&str>,
-) -> Result<ExportTraceServiceRequest, String> {
+) -> Result<R, String> {
     let inflated;
     let body = match content_encoding.map(str::trim) {
         None | Some("" | "identity") => body,
@@ -103,7 +102,7 @@ pub(super) fn decode_http(
     };
     match media_type(content_type).as_str() {
         "application/x-protobuf" | "application/protobuf" => {
-            ExportTraceServiceRequest::decode(body).map_err(|err| format!("bad protobuf: {err}"))
+            R::decode(body).map_err(|err| format!("bad protobuf: {err}"))
         }
         "application/json" => {
             serde_json::from_slice(body).map_err(|err| format!("bad OTLP/JSON: {err}"))

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::trace::SpanData;
 
-use crate::destination::{EndedSpan, Routes, SpanItem, TraceItem};
+use crate::destination::{EndedSpan, Routes, SpanItem, TraceItem, TraceSnapshot};
 use crate::report;
 use crate::stats::Reason;
 use crate::sync::Ticket;
@@ -63,6 +63,7 @@ pub(crate) fn spawn(
         settings,
         trace_outbox: Vec::new(),
         span_outbox: Vec::new(),
+        empty_snapshot: Arc::default(),
     };
     let spawned = std::thread::Builder::new()
         .name("mlflow-tracing-assembler".to_owned())
@@ -90,6 +91,8 @@ struct Assembler {
     span_outbox: Vec<SpanItem>,
     shared: Arc<Shared>,
     settings: AssemblySettings,
+    /// The snapshot every span gets when no span sink reads snapshots.
+    empty_snapshot: Arc<TraceSnapshot>,
 }
 
 impl Assembler {
@@ -234,17 +237,33 @@ impl Assembler {
         let is_root = span.parent_id.is_none();
         pending.root_ended |= is_root;
         pending.received += 1;
-        // Span sinks get the span as it ends, all of them the same one; the root carries
-        // the trace's tags (unlike MLflow, which loses them over OTLP). Trace sinks get it
-        // with its trace. With both kinds, the span sinks' copy reserves its own memory.
+        // Span sinks get the span as it ends, all of them the same one, with the trace's
+        // tags and metadata as they stand now; the root carries the trace's tags (unlike
+        // MLflow, which loses them over OTLP). Trace sinks get it with its trace. With both
+        // kinds, the span sinks' copy reserves its own memory.
+        let experiment_id = self.settings.experiment_id.as_deref();
+        let snapshots = self.routes.wants_trace_snapshots();
+        let budget = &self.shared.budget;
+        let empty = &self.empty_snapshot;
+        let snapshot = |pending: &mut Pending| {
+            if snapshots {
+                pending.snapshot(experiment_id, budget)
+            } else {
+                empty.clone()
+            }
+        };
         if self.routes.wants_traces() {
             if self.routes.wants_spans() {
                 let copy = span.clone();
                 match self.shared.budget.try_acquire(ticket.bytes()) {
-                    Some(copy_ticket) => self.span_outbox.push(Arc::new(EndedSpan::new(
-                        with_tags(copy, is_root, &pending.tags),
-                        copy_ticket,
-                    ))),
+                    Some(copy_ticket) => {
+                        let snapshot = snapshot(pending);
+                        self.span_outbox.push(Arc::new(EndedSpan::new(
+                            with_tags(copy, is_root, &pending.tags),
+                            snapshot,
+                            copy_ticket,
+                        )));
+                    }
                     None => copy_dropped(&self.routes, &self.shared),
                 }
             }
@@ -255,8 +274,10 @@ impl Assembler {
                 .pending_spans
                 .fetch_add(1, Ordering::Relaxed);
         } else {
+            let snapshot = snapshot(pending);
             self.span_outbox.push(Arc::new(EndedSpan::new(
                 with_tags(span, is_root, &pending.tags),
+                snapshot,
                 ticket,
             )));
         }

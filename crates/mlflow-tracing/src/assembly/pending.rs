@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use super::convert::raw_attribute;
 use super::inbox::TraceShared;
-use crate::destination::CompletedTrace;
+use crate::destination::{CompletedTrace, TraceSnapshot};
 use crate::json;
 use crate::keys::{self, metadata, tag};
 use crate::model::summary::{aggregate_token_usage, preview, truncate_metadata_value};
@@ -29,6 +29,8 @@ pub(super) struct Pending {
     pub(super) root_dropped: bool,
     pub(super) tags: IndexMap<String, String>,
     metadata: IndexMap<String, String>,
+    /// The tags and metadata as the span sinks see them, shared until the next update.
+    snapshot: Option<Arc<TraceSnapshot>>,
     client_request_id: Option<String>,
     request_preview: Option<String>,
     response_preview: Option<String>,
@@ -70,6 +72,7 @@ impl Pending {
             user,
             model_id,
         } = update;
+        self.snapshot = None;
         self.tags.extend(tags);
         self.metadata.extend(meta);
         if let Some(session) = session_id {
@@ -122,6 +125,7 @@ impl Pending {
             root_dropped: false,
             tags,
             metadata,
+            snapshot: None,
             client_request_id: None,
             request_preview: None,
             response_preview: None,
@@ -129,6 +133,33 @@ impl Pending {
             ticket,
             created: Instant::now(),
         }
+    }
+
+    /// The trace's tags and metadata as they stand now (with the experiment id), for the
+    /// span sinks: built once, then shared by every span that ends before the next update.
+    pub(super) fn snapshot(
+        &mut self,
+        experiment_id: Option<&str>,
+        budget: &Arc<Budget>,
+    ) -> Arc<TraceSnapshot> {
+        let (tags, metadata) = (&self.tags, &self.metadata);
+        self.snapshot
+            .get_or_insert_with(|| {
+                // A copy of what the trace already holds (reserved): counted, bounded.
+                let bytes = 256
+                    + tags
+                        .iter()
+                        .chain(metadata.iter())
+                        .map(|(k, v)| k.len() + v.len() + 2 * ENTRY_OVERHEAD)
+                        .sum::<usize>();
+                Arc::new(TraceSnapshot {
+                    experiment_id: experiment_id.map(str::to_owned),
+                    tags: tags.clone(),
+                    metadata: metadata.clone(),
+                    _ticket: budget.force_acquire(bytes),
+                })
+            })
+            .clone()
     }
 
     /// Builds the finished trace: MLflow's `_update_trace_info` and previews.

@@ -4,11 +4,12 @@ use std::fmt;
 
 use super::{Experiment, Protocol, TrackingUri};
 
-/// A place a pipeline sends traces to; see
+/// A place a pipeline sends traces (or span metrics) to; see
 /// [`Tracing::destinations`](crate::Tracing::destinations).
 ///
-/// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`
-/// or `OTLP/gRPC http://localhost:4317`. It never holds a secret (header values are not
+/// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`,
+/// `OTLP/gRPC http://localhost:4317` or `span metrics over OTLP/HTTP (protobuf)
+/// http://localhost:9090/api/v1/otlp/v1/metrics`. It never holds a secret (header values are not
 /// part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -22,6 +23,14 @@ pub enum Destination {
     },
     /// An OpenTelemetry receiver: spans as they end, over OTLP.
     Otlp {
+        /// The transport.
+        protocol: Protocol,
+        /// Where requests go, as configured.
+        endpoint: String,
+    },
+    /// An OpenTelemetry receiver of the span-duration histogram
+    /// `mlflow.trace.span.duration`, over OTLP.
+    OtlpMetrics {
         /// The transport.
         protocol: Protocol,
         /// Where requests go, as configured.
@@ -41,14 +50,20 @@ impl fmt::Display for Destination {
                 write!(f, "MLflow SQLite store {uri} ({experiment})")
             }
             Destination::Otlp { protocol, endpoint } => {
-                let protocol = match protocol {
-                    Protocol::Grpc => "OTLP/gRPC",
-                    Protocol::HttpProtobuf => "OTLP/HTTP (protobuf)",
-                    Protocol::HttpJson => "OTLP/HTTP (JSON)",
-                };
-                write!(f, "{protocol} {endpoint}")
+                write!(f, "{} {endpoint}", transport(*protocol))
+            }
+            Destination::OtlpMetrics { protocol, endpoint } => {
+                write!(f, "span metrics over {} {endpoint}", transport(*protocol))
             }
             Destination::Exporter { name } => f.write_str(name),
         }
+    }
+}
+
+fn transport(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Grpc => "OTLP/gRPC",
+        Protocol::HttpProtobuf => "OTLP/HTTP (protobuf)",
+        Protocol::HttpJson => "OTLP/HTTP (JSON)",
     }
 }

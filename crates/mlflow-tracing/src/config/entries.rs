@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::otlp::Protocol;
+use super::otlp::{OtlpSettings, Protocol};
 use super::{Experiment, Setting, Settings, Source, TrackingUri, env, redact};
 
 /// One resolved setting.
@@ -20,20 +20,6 @@ pub struct ConfigEntry {
 impl Settings {
     /// Every setting for display, secrets redacted.
     pub(crate) fn entries(&self) -> Vec<ConfigEntry> {
-        fn millis(d: &Duration) -> String {
-            format!("{} ms", d.as_millis())
-        }
-        fn entry<T>(
-            name: &'static str,
-            s: &Setting<T>,
-            show: impl Fn(&T) -> String,
-        ) -> ConfigEntry {
-            ConfigEntry {
-                name,
-                value: show(&s.value),
-                source: s.source.clone(),
-            }
-        }
         let mut entries = vec![
             entry("tracking URI", &self.tracking_uri, TrackingUri::to_string),
             entry("experiment", &self.experiment, |e| match e {
@@ -58,36 +44,7 @@ impl Settings {
                 source: Source::Default,
             }),
             Some(otlp) => {
-                entries.push(entry("OTLP endpoint", &otlp.endpoint, |e| redact::url(e)));
-                entries.push(entry("OTLP protocol", &otlp.protocol, |p| {
-                    p.as_str().to_owned()
-                }));
-                entries.push(entry("OTLP headers", &otlp.headers, |h| h.redacted()));
-                entries.push(entry("OTLP timeout", &otlp.timeout, millis));
-                entries.push(entry("OTLP compression", &otlp.compression, |c| {
-                    c.as_str().to_owned()
-                }));
-                for (name, file) in [
-                    ("OTLP CA certificate", &otlp.tls.certificate),
-                    ("OTLP client certificate", &otlp.tls.client_certificate),
-                    ("OTLP client key", &otlp.tls.client_key),
-                ] {
-                    entries.push(match file {
-                        Some(path) => entry(name, path, |p| p.display().to_string()),
-                        None => ConfigEntry {
-                            name,
-                            value: "(none)".to_owned(),
-                            source: Source::Default,
-                        },
-                    });
-                }
-                if otlp.protocol.value == Protocol::Grpc {
-                    entries.push(entry(
-                        "OTLP insecure (gRPC)",
-                        &otlp.insecure,
-                        bool::to_string,
-                    ));
-                }
+                entries.extend(exporter_entries(&TRACES, &otlp.exporter));
                 let b = &otlp.batch;
                 entries.push(entry("OTLP batch delay", &b.schedule_delay, millis));
                 entries.push(entry(
@@ -109,22 +66,102 @@ impl Settings {
                     &self.dual_export,
                     bool::to_string,
                 ));
-                let resource = &otlp.resource;
-                entries.push(entry("service.name", &resource.service_name, String::clone));
-                if !resource.attributes.is_empty() {
-                    entries.push(ConfigEntry {
-                        name: "resource attributes",
-                        value: resource
-                            .attributes
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
-                    });
-                }
+                entries.extend(resource_entries(&otlp.exporter));
             }
         }
+        entries.extend(self.metrics_entries());
         entries
     }
+}
+
+/// The names an exporter's entries are shown under.
+pub(super) struct ExporterNames {
+    pub(super) endpoint: &'static str,
+    pub(super) protocol: &'static str,
+    pub(super) headers: &'static str,
+    pub(super) timeout: &'static str,
+    pub(super) compression: &'static str,
+    pub(super) certificate: &'static str,
+    pub(super) client_certificate: &'static str,
+    pub(super) client_key: &'static str,
+    pub(super) insecure: &'static str,
+}
+
+const TRACES: ExporterNames = ExporterNames {
+    endpoint: "OTLP endpoint",
+    protocol: "OTLP protocol",
+    headers: "OTLP headers",
+    timeout: "OTLP timeout",
+    compression: "OTLP compression",
+    certificate: "OTLP CA certificate",
+    client_certificate: "OTLP client certificate",
+    client_key: "OTLP client key",
+    insecure: "OTLP insecure (gRPC)",
+};
+
+pub(super) fn millis(d: &Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+pub(super) fn entry<T>(
+    name: &'static str,
+    s: &Setting<T>,
+    show: impl Fn(&T) -> String,
+) -> ConfigEntry {
+    ConfigEntry {
+        name,
+        value: show(&s.value),
+        source: s.source.clone(),
+    }
+}
+
+/// One signal's exporter: endpoint, protocol, headers (redacted), timeout, compression,
+/// TLS files, and for gRPC the plaintext switch.
+pub(super) fn exporter_entries(names: &ExporterNames, otlp: &OtlpSettings) -> Vec<ConfigEntry> {
+    let mut entries = vec![
+        entry(names.endpoint, &otlp.endpoint, |e| redact::url(e)),
+        entry(names.protocol, &otlp.protocol, |p| p.as_str().to_owned()),
+        entry(names.headers, &otlp.headers, |h| h.redacted()),
+        entry(names.timeout, &otlp.timeout, millis),
+        entry(names.compression, &otlp.compression, |c| {
+            c.as_str().to_owned()
+        }),
+    ];
+    for (name, file) in [
+        (names.certificate, &otlp.tls.certificate),
+        (names.client_certificate, &otlp.tls.client_certificate),
+        (names.client_key, &otlp.tls.client_key),
+    ] {
+        entries.push(match file {
+            Some(path) => entry(name, path, |p| p.display().to_string()),
+            None => ConfigEntry {
+                name,
+                value: "(none)".to_owned(),
+                source: Source::Default,
+            },
+        });
+    }
+    if otlp.protocol.value == Protocol::Grpc {
+        entries.push(entry(names.insecure, &otlp.insecure, bool::to_string));
+    }
+    entries
+}
+
+/// The resource every OTLP request carries.
+pub(super) fn resource_entries(otlp: &OtlpSettings) -> Vec<ConfigEntry> {
+    let resource = &otlp.resource;
+    let mut entries = vec![entry("service.name", &resource.service_name, String::clone)];
+    if !resource.attributes.is_empty() {
+        entries.push(ConfigEntry {
+            name: "resource attributes",
+            value: resource
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            source: Source::Env(env::OTEL_RESOURCE_ATTRIBUTES),
+        });
+    }
+    entries
 }

@@ -45,7 +45,8 @@ pub const MLFLOW_ENABLE_OTLP_EXPORTER: &str = "MLFLOW_ENABLE_OTLP_EXPORTER";
 /// Where OTLP traces go, used as given. Setting it (or the generic endpoint) turns OTLP
 /// export on, replacing the MLflow store.
 pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-/// Base URL of an OTLP receiver for every signal; `/v1/traces` is appended for HTTP.
+/// Base URL of an OTLP receiver for every signal; for HTTP, `/v1/traces` (or `/v1/metrics`)
+/// is appended.
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// `grpc` (default, as in MLflow), `http/protobuf` or `http/json`, for traces.
 pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
@@ -90,6 +91,44 @@ pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE
 pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 /// Upper bound of one OTLP export, retries included, in ms (default 30000).
 pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Where OTLP metrics go, used as given. Setting it (or the generic endpoint) turns the
+/// span-duration histogram `mlflow.trace.span.duration` on, whatever the trace destination.
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// `grpc` (default, as in MLflow), `http/protobuf` or `http/json`, for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Request headers for metrics, `key=value,key2=value2`, percent-encoded. Never logged.
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Per-request timeout for metrics, in milliseconds (default 10000).
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// `gzip` or `none` (default), for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// Trusted CA certificates (PEM file) for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// Client certificate (PEM file) for mutual TLS, for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+/// Client private key (PEM file) for mutual TLS, for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
+/// gRPC only: `true` sends metrics in plaintext to an endpoint given without a scheme.
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// `cumulative` (default; what Prometheus needs), `delta` or `lowmemory` (delta for the
+/// histogram).
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// Time between two metric exports, in milliseconds (default 60000). A flush, shutdown
+/// and the exit hook export at once.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Upper bound of one metric export, retries included, in milliseconds (default 30000).
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `none` turns span metrics off even when a metrics endpoint is set; `otlp` (default)
+/// keeps them on.
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Which trace tags and metadata become attributes of the span-duration histogram: a
+/// comma-separated list of attribute keys (`tags.env`, `metadata.app.version`), each
+/// possibly ending in `*` (`tags.*`); `none` for none. Unset: all of them, as in MLflow.
+/// Every distinct value makes a new time series: leave out per-request values such as
+/// session, user or request ids. Not an MLflow variable.
+pub const MLFLOW_TRACE_METRICS_ATTRIBUTES: &str = "MLFLOW_TRACE_METRICS_ATTRIBUTES";
 /// The `service.name` resource attribute.
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// More resource attributes, `key=value,…`, percent-encoded.
@@ -133,6 +172,20 @@ pub const ALL: &[&str] = &[
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
     OTEL_BSP_MAX_QUEUE_SIZE,
     OTEL_BSP_EXPORT_TIMEOUT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+    OTEL_METRIC_EXPORT_INTERVAL,
+    OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_METRICS_EXPORTER,
+    MLFLOW_TRACE_METRICS_ATTRIBUTES,
     OTEL_SERVICE_NAME,
     OTEL_RESOURCE_ATTRIBUTES,
 ];

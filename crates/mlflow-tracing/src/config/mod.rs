@@ -13,9 +13,11 @@ mod destination;
 mod entries;
 pub mod env;
 pub(crate) mod metadata;
+pub(crate) mod metrics;
 pub(crate) mod otlp;
 pub(crate) mod redact;
 mod settings;
+pub(crate) mod signal;
 mod tracking;
 
 #[cfg(test)]
@@ -26,6 +28,7 @@ use std::sync::Arc;
 
 pub use destination::Destination;
 pub use entries::ConfigEntry;
+pub use metrics::Temporality;
 pub use otlp::{Compression, Protocol};
 pub(crate) use settings::{CodeSettings, Settings};
 pub use tracking::{Experiment, TrackingUri};

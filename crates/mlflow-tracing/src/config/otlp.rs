@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::signal::Signal;
 use super::{ConfigError, Env, Setting, Source, env, parse_bool, parse_positive, parse_u64};
 
 /// The OTLP transport.
@@ -128,9 +129,11 @@ pub(crate) struct BatchSettings {
     pub(crate) export_timeout: Setting<Duration>,
 }
 
-/// Everything the OTLP trace exporter needs.
+/// One signal's OTLP exporter: where its requests go and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OtlpSettings {
+    /// Traces or metrics.
+    pub(crate) signal: Signal,
     /// The full URL requests go to (HTTP), or the server's address (gRPC), as configured.
     pub(crate) endpoint: Setting<String>,
     /// The endpoint parsed, with the scheme a gRPC `host:port` implies (`https`, or
@@ -144,9 +147,15 @@ pub(crate) struct OtlpSettings {
     pub(crate) tls: TlsFiles,
     /// gRPC only: plaintext for an endpoint without a scheme.
     pub(crate) insecure: Setting<bool>,
-    pub(crate) batch: BatchSettings,
     /// The resource every request carries.
     pub(crate) resource: ResourceSettings,
+}
+
+/// Everything the OTLP trace exporter needs: the exporter, and when spans are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OtlpTraces {
+    pub(crate) exporter: OtlpSettings,
+    pub(crate) batch: BatchSettings,
 }
 
 /// OTLP settings made in code; they win over the environment.
@@ -161,124 +170,14 @@ pub(crate) struct OtlpCode {
 
 /// Resolves the OTLP trace exporter's settings; `None` when OTLP export is off (no
 /// endpoint, or `MLFLOW_ENABLE_OTLP_EXPORTER=false`).
-pub(crate) fn resolve_traces(
-    e: &Env,
-    code: &OtlpCode,
-) -> Result<Option<OtlpSettings>, ConfigError> {
+pub(crate) fn resolve_traces(e: &Env, code: &OtlpCode) -> Result<Option<OtlpTraces>, ConfigError> {
     let enabled = e.resolve(None, &[env::MLFLOW_ENABLE_OTLP_EXPORTER], parse_bool, true)?;
-    let specific = e.get(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-    let generic = e.get(env::OTEL_EXPORTER_OTLP_ENDPOINT);
-    if code.endpoint.is_none() && (!enabled.value || (specific.is_none() && generic.is_none())) {
+    if code.endpoint.is_none() && !enabled.value {
         return Ok(None);
     }
-    let protocol = e.resolve(
-        code.protocol,
-        &[
-            env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-            env::OTEL_EXPORTER_OTLP_PROTOCOL,
-        ],
-        Protocol::parse,
-        Protocol::Grpc,
-    )?;
-    let insecure = e.resolve(
-        None,
-        &[
-            env::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
-            env::OTEL_EXPORTER_OTLP_INSECURE,
-        ],
-        parse_bool,
-        false,
-    )?;
-    let (variable, raw, source) = match (&code.endpoint, specific, generic) {
-        (Some(raw), _, _) => ("otlp_endpoint", raw.clone(), Source::Code),
-        (None, Some(raw), _) => (
-            env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-            raw,
-            Source::Env(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
-        ),
-        (None, None, Some(raw)) => (
-            env::OTEL_EXPORTER_OTLP_ENDPOINT,
-            raw,
-            Source::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
-        ),
-        (None, None, None) => return Ok(None),
+    let Some(exporter) = resolve_exporter(e, Signal::Traces, code)? else {
+        return Ok(None);
     };
-    let url = endpoint_url(variable, &raw, protocol.value, insecure.value)?;
-    // The generic endpoint is a base URL: HTTP requests go to its /v1/traces.
-    let endpoint = if variable == env::OTEL_EXPORTER_OTLP_ENDPOINT && protocol.value.is_http() {
-        format!("{}/v1/traces", raw.trim_end_matches('/'))
-    } else {
-        raw
-    };
-    let endpoint = Setting::new(endpoint, source);
-    let headers = match &code.headers {
-        Some(headers) => Setting::new(Headers(headers.clone()), Source::Code),
-        None => {
-            let vars = [
-                env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-                env::OTEL_EXPORTER_OTLP_HEADERS,
-            ];
-            match vars.iter().find_map(|v| e.get(v).map(|raw| (*v, raw))) {
-                Some((var, raw)) => Setting::new(parse_headers(var, &raw)?, Source::Env(var)),
-                None => Setting::new(Headers::default(), Source::Default),
-            }
-        }
-    };
-    let timeout = e
-        .resolve(
-            code.timeout.map(|d| d.as_millis() as u64),
-            &[
-                env::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-                env::OTEL_EXPORTER_OTLP_TIMEOUT,
-            ],
-            parse_u64,
-            10_000,
-        )
-        .map(millis)?;
-    let compression = e.resolve(
-        code.compression,
-        &[
-            env::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-            env::OTEL_EXPORTER_OTLP_COMPRESSION,
-        ],
-        Compression::parse,
-        Compression::None,
-    )?;
-    let path =
-        |signal, generic| e.resolve_optional(&[signal, generic], |raw| Ok(PathBuf::from(raw)));
-    let tls = TlsFiles {
-        certificate: path(
-            env::OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-            env::OTEL_EXPORTER_OTLP_CERTIFICATE,
-        )?,
-        client_certificate: path(
-            env::OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
-            env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
-        )?,
-        client_key: path(
-            env::OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
-            env::OTEL_EXPORTER_OTLP_CLIENT_KEY,
-        )?,
-    };
-    match (&tls.client_certificate, &tls.client_key) {
-        (Some(cert), None) => {
-            return Err(ConfigError::new(
-                cert.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
-                &cert.value.display().to_string(),
-                "a client key as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY or \
-                 OTEL_EXPORTER_OTLP_CLIENT_KEY) for mutual TLS",
-            ));
-        }
-        (None, Some(key)) => {
-            return Err(ConfigError::new(
-                key.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_KEY),
-                &key.value.display().to_string(),
-                "a client certificate as well (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE or \
-                 OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) for mutual TLS",
-            ));
-        }
-        _ => {}
-    }
     let batch = BatchSettings {
         schedule_delay: e
             .resolve(None, &[env::OTEL_BSP_SCHEDULE_DELAY], parse_u64, 5_000)
@@ -294,7 +193,113 @@ pub(crate) fn resolve_traces(
             .resolve(None, &[env::OTEL_BSP_EXPORT_TIMEOUT], parse_u64, 30_000)
             .map(millis)?,
     };
+    Ok(Some(OtlpTraces { exporter, batch }))
+}
+
+/// Resolves one signal's exporter: code > the signal's variable > the generic one >
+/// default, for every setting. `None` when no endpoint is configured.
+pub(crate) fn resolve_exporter(
+    e: &Env,
+    signal: Signal,
+    code: &OtlpCode,
+) -> Result<Option<OtlpSettings>, ConfigError> {
+    let vars = signal.vars();
+    let specific = e.get(vars.endpoint);
+    let generic = e.get(env::OTEL_EXPORTER_OTLP_ENDPOINT);
+    let (variable, raw, source) = match (&code.endpoint, specific, generic) {
+        (Some(raw), _, _) => (endpoint_method(signal), raw.clone(), Source::Code),
+        (None, Some(raw), _) => (vars.endpoint, raw, Source::Env(vars.endpoint)),
+        (None, None, Some(raw)) => (
+            env::OTEL_EXPORTER_OTLP_ENDPOINT,
+            raw,
+            Source::Env(env::OTEL_EXPORTER_OTLP_ENDPOINT),
+        ),
+        (None, None, None) => return Ok(None),
+    };
+    let protocol = e.resolve(
+        code.protocol,
+        &[vars.protocol, env::OTEL_EXPORTER_OTLP_PROTOCOL],
+        Protocol::parse,
+        Protocol::Grpc,
+    )?;
+    let insecure = e.resolve(
+        None,
+        &[vars.insecure, env::OTEL_EXPORTER_OTLP_INSECURE],
+        parse_bool,
+        false,
+    )?;
+    let url = endpoint_url(variable, &raw, signal, protocol.value, insecure.value)?;
+    // The generic endpoint is a base URL: HTTP requests go to its /v1/<signal>.
+    let endpoint = if variable == env::OTEL_EXPORTER_OTLP_ENDPOINT && protocol.value.is_http() {
+        format!("{}{}", raw.trim_end_matches('/'), signal.http_path())
+    } else {
+        raw
+    };
+    let endpoint = Setting::new(endpoint, source);
+    let headers = match &code.headers {
+        Some(headers) => Setting::new(Headers(headers.clone()), Source::Code),
+        None => {
+            let candidates = [vars.headers, env::OTEL_EXPORTER_OTLP_HEADERS];
+            match candidates
+                .iter()
+                .find_map(|v| e.get(v).map(|raw| (*v, raw)))
+            {
+                Some((var, raw)) => Setting::new(parse_headers(var, &raw)?, Source::Env(var)),
+                None => Setting::new(Headers::default(), Source::Default),
+            }
+        }
+    };
+    let timeout = e
+        .resolve(
+            code.timeout.map(|d| d.as_millis() as u64),
+            &[vars.timeout, env::OTEL_EXPORTER_OTLP_TIMEOUT],
+            parse_u64,
+            10_000,
+        )
+        .map(millis)?;
+    let compression = e.resolve(
+        code.compression,
+        &[vars.compression, env::OTEL_EXPORTER_OTLP_COMPRESSION],
+        Compression::parse,
+        Compression::None,
+    )?;
+    let path =
+        |signal, generic| e.resolve_optional(&[signal, generic], |raw| Ok(PathBuf::from(raw)));
+    let tls = TlsFiles {
+        certificate: path(vars.certificate, env::OTEL_EXPORTER_OTLP_CERTIFICATE)?,
+        client_certificate: path(
+            vars.client_certificate,
+            env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        )?,
+        client_key: path(vars.client_key, env::OTEL_EXPORTER_OTLP_CLIENT_KEY)?,
+    };
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(cert), None) => {
+            return Err(ConfigError::new(
+                cert.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+                &cert.value.display().to_string(),
+                format!(
+                    "a client key as well ({} or {}) for mutual TLS",
+                    vars.client_key,
+                    env::OTEL_EXPORTER_OTLP_CLIENT_KEY
+                ),
+            ));
+        }
+        (None, Some(key)) => {
+            return Err(ConfigError::new(
+                key.variable_or(env::OTEL_EXPORTER_OTLP_CLIENT_KEY),
+                &key.value.display().to_string(),
+                format!(
+                    "a client certificate as well ({} or {}) for mutual TLS",
+                    vars.client_certificate,
+                    env::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE
+                ),
+            ));
+        }
+        _ => {}
+    }
     Ok(Some(OtlpSettings {
+        signal,
         endpoint,
         url,
         protocol,
@@ -303,12 +308,19 @@ pub(crate) fn resolve_traces(
         compression,
         tls,
         insecure,
-        batch,
         resource: resolve_resource(e)?,
     }))
 }
 
-fn millis(s: Setting<u64>) -> Setting<Duration> {
+/// The builder method that sets the endpoint of `signal`, named in errors about its value.
+fn endpoint_method(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otlp_endpoint",
+        Signal::Metrics => "metrics_endpoint",
+    }
+}
+
+pub(super) fn millis(s: Setting<u64>) -> Setting<Duration> {
     Setting::new(Duration::from_millis(s.value), s.source)
 }
 
@@ -317,13 +329,17 @@ fn millis(s: Setting<u64>) -> Setting<Duration> {
 fn endpoint_url(
     variable: &str,
     raw: &str,
+    signal: Signal,
     protocol: Protocol,
     insecure: bool,
 ) -> Result<url::Url, ConfigError> {
     let expected = if protocol.is_http() {
-        "an http:// or https:// URL, e.g. http://localhost:4318/v1/traces"
+        format!(
+            "an http:// or https:// URL, e.g. http://localhost:4318{}",
+            signal.http_path()
+        )
     } else {
-        "an http:// or https:// URL or host:port, e.g. http://localhost:4317"
+        "an http:// or https:// URL or host:port, e.g. http://localhost:4317".to_owned()
     };
     let with_scheme = if raw.contains("://") || protocol.is_http() {
         raw.to_owned()
@@ -463,7 +479,11 @@ mod tests {
     }
 
     fn resolve(vars: &[(&str, &str)]) -> Result<Option<OtlpSettings>, ConfigError> {
-        resolve_traces(&env_of(vars), &OtlpCode::default())
+        resolve_traces(&env_of(vars), &OtlpCode::default()).map(|t| t.map(|t| t.exporter))
+    }
+
+    fn resolve_metrics(vars: &[(&str, &str)]) -> Result<Option<OtlpSettings>, ConfigError> {
+        resolve_exporter(&env_of(vars), Signal::Metrics, &OtlpCode::default())
     }
 
     #[test]
@@ -536,7 +556,8 @@ mod tests {
             &code,
         )
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .exporter;
         assert_eq!(
             s.endpoint,
             Setting::new("https://code:443".to_owned(), Source::Code)
@@ -661,14 +682,98 @@ mod tests {
 
     #[test]
     fn batch_defaults_follow_opentelemetry() {
-        let s = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317")])
-            .unwrap()
-            .unwrap();
-        assert_eq!(s.batch.schedule_delay.value, Duration::from_millis(5000));
-        assert_eq!(s.batch.max_export_batch_size.value, 512);
-        assert_eq!(s.batch.max_queue_size, None);
-        assert_eq!(s.timeout.value, Duration::from_secs(10));
-        assert_eq!(s.compression.value, Compression::None);
+        let t = resolve_traces(
+            &env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317")]),
+            &OtlpCode::default(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.batch.schedule_delay.value, Duration::from_millis(5000));
+        assert_eq!(t.batch.max_export_batch_size.value, 512);
+        assert_eq!(t.batch.max_queue_size, None);
+        assert_eq!(t.exporter.timeout.value, Duration::from_secs(10));
+        assert_eq!(t.exporter.compression.value, Compression::None);
+    }
+
+    #[test]
+    fn metrics_resolve_per_signal_like_traces() {
+        // Nothing configured: no metrics.
+        assert_eq!(resolve_metrics(&[]).unwrap(), None);
+        // The generic endpoint gets /v1/metrics for HTTP; the metrics variables win over
+        // the generic ones, and the trace variables do not apply.
+        let s = resolve_metrics(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "m=2"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "t=3"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "/m-ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.signal, Signal::Metrics);
+        assert_eq!(s.endpoint.value, "http://h:4318/v1/metrics");
+        assert_eq!(
+            s.protocol,
+            Setting::new(
+                Protocol::HttpProtobuf,
+                Source::Env("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+            )
+        );
+        assert_eq!(s.headers.value.0, [("m".to_owned(), "2".to_owned())]);
+        assert_eq!(s.timeout.value, Duration::from_secs(2));
+        assert_eq!(s.compression.value, Compression::Gzip);
+        assert_eq!(s.tls.certificate.unwrap().value, PathBuf::from("/m-ca.pem"));
+        // The metrics endpoint is used as given; grpc is the default protocol.
+        let s = resolve_metrics(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://p:9090/api/v1/otlp/v1/metrics",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://other:4317"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.endpoint.value, "http://p:9090/api/v1/otlp/v1/metrics");
+        assert_eq!(s.protocol, Setting::new(Protocol::Grpc, Source::Default));
+        // A trace endpoint alone does not turn metrics on.
+        assert_eq!(
+            resolve_metrics(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://h:4317")]).unwrap(),
+            None
+        );
+        // Errors name the metrics variable.
+        let err = resolve_metrics(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://h:4318/v1/metrics",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "thrift"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL");
+        let err = resolve_metrics(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "not a url"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+        assert!(err.expected().contains("/v1/metrics"), "{err}");
+        let err = resolve_metrics(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "https://h:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/k.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY");
+        assert!(
+            err.expected()
+                .contains("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ proptest! {
             _ => None,
         });
         if let Ok(Some(settings)) = resolve_traces(&e, &OtlpCode::default()) {
-            prop_assert!(matches!(settings.url.scheme(), "http" | "https"));
+            prop_assert!(matches!(settings.exporter.url.scheme(), "http" | "https"));
         }
     }
 

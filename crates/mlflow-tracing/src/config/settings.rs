@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::SpanLimits;
 
-use super::otlp::{self, OtlpCode, OtlpSettings};
+use super::metrics::{self, MetricsCode, MetricsSettings};
+use super::otlp::{self, OtlpCode, OtlpTraces};
 use super::{
     ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
     parse_positive, parse_ratio, resolve_experiment, resolve_tracking_uri,
@@ -28,6 +29,7 @@ pub(crate) struct CodeSettings {
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) buffer_ttl: Option<Duration>,
     pub(crate) otlp: OtlpCode,
+    pub(crate) metrics: MetricsCode,
 }
 
 /// The resolved configuration of one pipeline, each value with where it came from.
@@ -41,7 +43,11 @@ pub(crate) struct Settings {
     pub(crate) buffer_ttl: Setting<Duration>,
     pub(crate) span_limits: SpanLimits,
     /// OTLP trace export; `None` when off.
-    pub(crate) otlp: Option<OtlpSettings>,
+    pub(crate) otlp: Option<OtlpTraces>,
+    /// The span-duration histogram over OTLP; `None` when off. An invalid metrics
+    /// setting is kept here rather than failing the whole configuration: it turns the
+    /// metrics off (reported) and leaves traces alone.
+    pub(crate) metrics: Result<Option<MetricsSettings>, ConfigError>,
     pub(crate) dual_export: Setting<bool>,
     /// `mlflow.user`, `mlflow.source.*`: metadata every trace carries.
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
@@ -114,6 +120,7 @@ impl Settings {
             ..SpanLimits::default()
         };
         let otlp = otlp::resolve_traces(e, &code.otlp)?;
+        let metrics = metrics::resolve_metrics(e, &code.metrics);
         let dual_export = e.resolve(
             None,
             &[
@@ -132,6 +139,7 @@ impl Settings {
             buffer_ttl,
             span_limits,
             otlp,
+            metrics,
             dual_export,
             trace_metadata: metadata::resolve(e, cwd),
         })
@@ -154,6 +162,7 @@ impl Settings {
             ),
             span_limits: SpanLimits::default(),
             otlp: None,
+            metrics: Ok(None),
             dual_export: Setting::new(false, Source::Default),
             trace_metadata: Vec::new(),
         }

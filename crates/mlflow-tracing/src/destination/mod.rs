@@ -2,8 +2,8 @@
 //!
 //! A destination is a [`Sink`] of one of two kinds, and says which by how it is wrapped in
 //! [`AnySink`]:
-//! - a **span sink** receives every span as it ends ([`SpanItem`]): OTLP, the
-//!   OpenTelemetry way;
+//! - a **span sink** receives every span as it ends ([`SpanItem`]), with its trace's tags
+//!   and metadata as they stood then: OTLP, the OpenTelemetry way, and the span metrics;
 //! - a **trace sink** receives every finished trace ([`TraceItem`]): the MLflow stores,
 //!   which write a trace with its `TraceInfo`, and [`TraceExporter`]s given in code.
 //!
@@ -20,6 +20,7 @@
 
 mod custom;
 mod local_store;
+mod metrics;
 mod otlp;
 mod routes;
 mod select;
@@ -30,14 +31,23 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Destination;
+use indexmap::IndexMap;
+
+use crate::config::{Destination, Settings};
+use crate::error::BuildError;
 use crate::model::{Span, Trace};
 use crate::sync::Ticket;
 
 pub(crate) use custom::CustomSink;
 pub use custom::TraceExporter;
+pub(crate) use metrics::problem as metrics_problem;
 pub(crate) use routes::Routes;
 pub(crate) use select::{experiment_id_by_name, select};
+
+/// The span metrics sink alone, when the settings configure it (see [`select`]).
+pub(crate) fn select_metrics(settings: &Settings) -> Result<Option<AnySink>, BuildError> {
+    metrics::select(settings)
+}
 
 /// A finished trace on its way to the trace sinks. The queue memory it holds is given
 /// back when the last sink is done with it.
@@ -63,19 +73,61 @@ impl Deref for CompletedTrace {
     }
 }
 
-/// An ended span on its way to the span sinks, with its queue memory.
+/// What a span's trace looked like when the span ended: the experiment, and the trace's
+/// tags and metadata with every `update_current_trace` made before the span ended (the
+/// assembler receives updates and ended spans in the order they happened). Shared by the
+/// spans of a trace that ended with no update in between; span metrics label spans with
+/// it.
+#[derive(Debug, Default)]
+pub(crate) struct TraceSnapshot {
+    /// The experiment id, when known without asking a store (`None` for an experiment
+    /// given by name).
+    pub(crate) experiment_id: Option<String>,
+    pub(crate) tags: IndexMap<String, String>,
+    pub(crate) metadata: IndexMap<String, String>,
+    /// The queue memory the copies hold.
+    pub(crate) _ticket: Ticket,
+}
+
+/// An ended span on its way to the span sinks, with its trace as it stood when the span
+/// ended, and its queue memory.
 #[derive(Debug)]
 pub(crate) struct EndedSpan {
     span: Span,
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
+    trace: Arc<TraceSnapshot>,
     _ticket: Ticket,
 }
 
 impl EndedSpan {
-    pub(crate) fn new(span: Span, ticket: Ticket) -> Self {
+    pub(crate) fn new(span: Span, trace: Arc<TraceSnapshot>, ticket: Ticket) -> Self {
         EndedSpan {
             span,
+            trace,
             _ticket: ticket,
         }
+    }
+
+    /// The span's trace as it stood when the span ended.
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn trace_arc(&self) -> &Arc<TraceSnapshot> {
+        &self.trace
+    }
+
+    /// Whether it is the root span of its trace (it has no parent), as the assembler and
+    /// MLflow decide it.
+    #[cfg_attr(
+        not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn is_root(&self) -> bool {
+        self.span.parent_id.is_none()
     }
 }
 
@@ -166,8 +218,20 @@ pub(crate) trait Sink<T>: Send + 'static {
         Batching::IMMEDIATE
     }
 
+    /// Whether it reads each span's trace snapshot (its tags and metadata). Snapshots
+    /// are built only when some span sink does.
+    fn wants_trace_snapshots(&self) -> bool {
+        false
+    }
+
     /// Exports a batch.
     fn export(&mut self, batch: &[T]) -> Result<(), ExportError>;
+
+    /// Sends on whatever the sink still holds after `export` (a sink that aggregates, such
+    /// as the span metrics); called at every flush and before `shutdown`.
+    fn flush(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
 
     /// Releases resources; called once, after the last export.
     fn shutdown(&mut self) {}
@@ -191,6 +255,14 @@ pub(crate) enum AnySink {
 }
 
 impl AnySink {
+    /// Whether it reads each span's trace snapshot.
+    pub(crate) fn wants_trace_snapshots(&self) -> bool {
+        match self {
+            AnySink::Spans(sink) => sink.wants_trace_snapshots(),
+            AnySink::Traces(_) => false,
+        }
+    }
+
     /// What the destination is.
     pub(crate) fn destination(&self) -> Destination {
         match self {

@@ -19,6 +19,8 @@ pub(crate) struct Routes {
     destinations: Vec<Destination>,
     /// Where each of those is: (is a span sink, index).
     order: Vec<(bool, usize)>,
+    /// Whether some span sink reads trace snapshots.
+    snapshots: bool,
 }
 
 impl Routes {
@@ -28,6 +30,7 @@ impl Routes {
         let mut threads = Vec::new();
         for sink in sinks {
             routes.destinations.push(sink.destination());
+            routes.snapshots |= sink.wants_trace_snapshots();
             let thread = match sink {
                 AnySink::Spans(sink) => {
                     let (handle, thread) = WorkerHandle::spawn(sink, Unit::Spans);
@@ -55,6 +58,11 @@ impl Routes {
     /// Whether some sink takes spans as they end.
     pub(crate) fn wants_spans(&self) -> bool {
         !self.spans.is_empty()
+    }
+
+    /// Whether some span sink reads each span's trace snapshot.
+    pub(crate) fn wants_trace_snapshots(&self) -> bool {
+        self.snapshots
     }
 
     /// Whether some sink takes finished traces.
@@ -187,7 +195,13 @@ mod tests {
         ]);
         assert!(routes.wants_spans() && routes.wants_traces());
         let spans: Vec<SpanItem> = (0..3)
-            .map(|_| Arc::new(EndedSpan::new(sample_span(), Default::default())))
+            .map(|_| {
+                Arc::new(EndedSpan::new(
+                    sample_span(),
+                    Default::default(),
+                    Default::default(),
+                ))
+            })
             .collect();
         routes.send_spans(spans);
         routes.count_span_lost(Reason::OverMemoryBound);

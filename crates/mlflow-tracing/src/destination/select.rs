@@ -4,7 +4,7 @@
 //! call for it (and fails with the missing cargo feature when they call for it but it is
 //! not compiled in). Adding a destination is one module and one line in [`SELECTORS`].
 
-use super::{AnySink, local_store, otlp};
+use super::{AnySink, local_store, metrics, otlp};
 use crate::config::{Settings, TrackingUri};
 use crate::error::BuildError;
 
@@ -17,6 +17,9 @@ const SELECTORS: &[Selector] = &[
     otlp::select,
     // The MLflow store the tracking URI names, unless OTLP replaces it.
     local_store::select,
+    // The span-duration histogram, when a metrics endpoint is configured (whatever the
+    // trace destinations).
+    metrics::select,
 ];
 
 /// The sinks `settings` select.

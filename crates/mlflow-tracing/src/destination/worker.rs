@@ -232,10 +232,12 @@ impl<T: Send + 'static> Worker<T> {
                 Ok(WorkerMsg::Items(items)) => self.queue(items),
                 Ok(WorkerMsg::Flush(part)) => {
                     self.export_all();
+                    self.flush_sink();
                     part.complete(std::mem::take(&mut self.errors));
                 }
                 Ok(WorkerMsg::Shutdown(part)) => {
                     self.export_all();
+                    self.flush_sink();
                     self.shutdown_sink();
                     part.complete(std::mem::take(&mut self.errors));
                     return;
@@ -243,6 +245,7 @@ impl<T: Send + 'static> Worker<T> {
                 Err(RecvTimeoutError::Timeout) => self.export_all(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.export_all();
+                    self.flush_sink();
                     self.shutdown_sink();
                     return;
                 }
@@ -307,6 +310,27 @@ impl<T: Send + 'static> Worker<T> {
         report::error(&format!("panic:{destination}"), || error.clone());
         if !self.errors.contains(&error) {
             self.errors.push(error);
+        }
+    }
+
+    /// The sink's own flush; a failure is reported and returned by the flush.
+    fn flush_sink(&mut self) {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        match catch_unwind(AssertUnwindSafe(|| sink.flush())) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                let destination = &self.destination;
+                report::error(&format!("flush:{destination}"), || {
+                    format!("{destination}: {err}")
+                });
+                let message = format!("{destination}: {err}");
+                if !self.errors.contains(&message) {
+                    self.errors.push(message);
+                }
+            }
+            Err(payload) => self.sink_panicked(0, &*payload),
         }
     }
 

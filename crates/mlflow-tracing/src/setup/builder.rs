@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::doctor::{self, Diagnosis};
 use super::global::{self, TracingGuard};
 use super::tracing::Tracing;
-use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings};
+use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings, Temporality};
 use crate::destination::{self, AnySink, CustomSink, TraceExporter};
 use crate::error::BuildError;
 use crate::pipeline::Pipeline;
@@ -144,8 +144,77 @@ impl TracingBuilder {
         self
     }
 
+    /// Records span durations in the histogram `mlflow.trace.span.duration`, exported over
+    /// OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), used as given: the URL
+    /// requests go to for HTTP (`http://prometheus:9090/api/v1/otlp/v1/metrics`), or the
+    /// server's address for gRPC. Independent of where traces go.
+    pub fn metrics_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.code.metrics.otlp.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The span metrics' OTLP protocol (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`; default
+    /// gRPC, as in MLflow; Prometheus takes `http/protobuf`).
+    pub fn metrics_protocol(mut self, protocol: Protocol) -> Self {
+        self.code.metrics.otlp.protocol = Some(protocol);
+        self
+    }
+
+    /// The span metrics' OTLP request headers (`OTEL_EXPORTER_OTLP_METRICS_HEADERS`),
+    /// replacing those of the environment.
+    pub fn metrics_headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.code.metrics.otlp.headers = Some(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Cumulative (the default, what Prometheus needs) or delta
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+    pub fn metrics_temporality(mut self, temporality: Temporality) -> Self {
+        self.code.metrics.temporality = Some(temporality);
+        self
+    }
+
+    /// Time between two metric exports (`OTEL_METRIC_EXPORT_INTERVAL`, default 60 s).
+    /// Flushes and shutdown export at once.
+    pub fn metrics_export_interval(mut self, interval: Duration) -> Self {
+        self.code.metrics.interval = Some(interval);
+        self
+    }
+
+    /// Which trace tags and metadata become histogram attributes
+    /// (`MLFLOW_TRACE_METRICS_ATTRIBUTES`): attribute keys such as `tags.env` or
+    /// `metadata.app.version`, each possibly ending in `*` (`metadata.mlflow.source.*`);
+    /// none at all for an empty list. By default all of them, as in MLflow. Every distinct
+    /// value makes a time series of its own in the metrics backend: leave out per-request
+    /// values such as `metadata.mlflow.trace.session`, `metadata.mlflow.trace.user` or
+    /// request ids.
+    pub fn metrics_attributes<S: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.code.metrics.attributes = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Turns span metrics on or off whatever the environment says
+    /// (`OTEL_METRICS_EXPORTER=none` turns them off); on, they still need an endpoint.
+    /// Turned on here, they are exported even with
+    /// [`destinations_from_config(false)`](TracingBuilder::destinations_from_config).
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.code.metrics.enabled = Some(enabled);
+        self
+    }
+
     /// Whether to export to the destinations the configuration selects (the MLflow store,
-    /// or OTLP).
+    /// OTLP, span metrics).
     /// Turn it off to export only to destinations added in code, e.g. in tests.
     pub fn destinations_from_config(mut self, enabled: bool) -> Self {
         self.destinations_from_config = enabled;
@@ -191,6 +260,9 @@ impl TracingBuilder {
         let mut sinks = self.extra;
         if self.destinations_from_config {
             sinks.extend(destination::select(&settings)?);
+        } else if self.code.metrics.enabled == Some(true) {
+            // Span metrics turned on in code count as added in code.
+            sinks.extend(destination::select_metrics(&settings)?);
         }
         Ok((settings, sinks))
     }

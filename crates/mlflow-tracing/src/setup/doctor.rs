@@ -5,7 +5,7 @@ use std::fmt;
 
 pub use crate::config::ConfigEntry;
 use crate::config::{Destination, Settings};
-use crate::destination::AnySink;
+use crate::destination::{self, AnySink};
 
 /// The check of one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +28,15 @@ pub struct Diagnosis {
     pub settings: Vec<ConfigEntry>,
     /// One check per destination.
     pub destinations: Vec<DestinationCheck>,
+    /// What is configured but off because of a problem, in plain words (say, span metrics
+    /// with an unknown protocol; traces are exported without them).
+    pub problems: Vec<String>,
 }
 
 impl Diagnosis {
-    /// Whether every destination looks usable.
+    /// Whether every destination looks usable and nothing configured is off.
     pub fn ok(&self) -> bool {
-        self.destinations.iter().all(|d| d.ok)
+        self.destinations.iter().all(|d| d.ok) && self.problems.is_empty()
     }
 }
 
@@ -56,6 +59,7 @@ pub(crate) fn diagnose(settings: &Settings, sinks: Vec<AnySink>) -> Diagnosis {
     Diagnosis {
         settings: settings.entries(),
         destinations,
+        problems: destination::metrics_problem(settings).into_iter().collect(),
     }
 }
 
@@ -86,6 +90,9 @@ impl fmt::Display for Diagnosis {
             for finding in &check.findings {
                 writeln!(f, "      {finding}")?;
             }
+        }
+        for problem in &self.problems {
+            writeln!(f, "  [PROBLEM] {problem}")?;
         }
         Ok(())
     }

@@ -99,7 +99,8 @@ impl Tracing {
         self.inner.stats()
     }
 
-    /// Where this pipeline sends traces, in the order the destinations were added.
+    /// Where this pipeline sends traces (and span metrics), in the order the destinations
+    /// were added.
     pub fn destinations(&self) -> &[Destination] {
         self.inner.destinations()
     }

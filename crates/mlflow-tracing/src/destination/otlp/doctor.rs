@@ -3,19 +3,19 @@
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
 use super::retry::Retry;
-use super::transport::Transport;
-use crate::config::otlp::Protocol;
+use super::transport::{OtlpRequest, Transport};
+use crate::config::otlp::{OtlpSettings, Protocol};
+use crate::config::signal::Signal;
 use crate::destination::Check;
 
-/// Connects, then sends an empty export request, and explains what came back.
-pub(super) fn check(
-    url: &url::Url,
-    protocol: Protocol,
-    transport: Result<&mut dyn Transport, String>,
+/// Connects, then sends an empty export request of the signal, and explains what came
+/// back.
+pub(crate) fn check<R: OtlpRequest>(
+    settings: &OtlpSettings,
+    transport: Result<&mut dyn Transport<R>, String>,
 ) -> Check {
+    let (url, protocol) = (&settings.url, settings.protocol.value);
     let mut findings = Vec::new();
     match tcp_reachable(url, protocol) {
         Ok(address) => findings.push(format!("{address} accepts TCP connections")),
@@ -25,7 +25,7 @@ pub(super) fn check(
         Ok(transport) => transport,
         Err(err) => return Err(vec![err]),
     };
-    let empty = ExportTraceServiceRequest::default();
+    let empty = R::default();
     match transport.export(&empty, &Retry::once(Duration::from_secs(5))) {
         Ok(()) => {
             findings.push(format!(
@@ -33,7 +33,7 @@ pub(super) fn check(
             ));
             Ok(findings)
         }
-        Err(err) => match explain(protocol, err.message()) {
+        Err(err) => match explain(settings.signal, protocol, err.message()) {
             Explanation::Fine(text) => {
                 findings.push(text);
                 Ok(findings)
@@ -87,32 +87,34 @@ enum Explanation {
 }
 
 /// What a failed empty export request says about the receiver, in plain words.
-fn explain(protocol: Protocol, message: &str) -> Explanation {
+fn explain(signal: Signal, protocol: Protocol, message: &str) -> Explanation {
     let lower = message.to_ascii_lowercase();
     let status = |code: &str| lower.contains(&format!("answered http {code}"));
+    let (what, path, vars) = (signal.name(), signal.http_path(), signal.vars());
+    let (headers, protocol_var) = (vars.headers, vars.protocol);
     if protocol.is_http() {
         if lower.contains("x-mlflow-experiment-id") {
             return Explanation::Problem(format!(
                 "this is an MLflow tracking server: it needs the header x-mlflow-experiment-id \
-                 (e.g. OTEL_EXPORTER_OTLP_TRACES_HEADERS=x-mlflow-experiment-id=0). It said: {message}"
+                 (e.g. {headers}=x-mlflow-experiment-id=0). It said: {message}"
             ));
         }
         if status("400") {
             return Explanation::Fine(format!(
-                "it speaks OTLP/HTTP; it refused a request without spans, as MLflow's server does \
+                "it speaks OTLP/HTTP; it refused an empty request, as MLflow's server does \
                  ({message})"
             ));
         }
         if status("401") || status("403") {
             return Explanation::Problem(format!(
-                "authentication refused: check the headers in OTEL_EXPORTER_OTLP_TRACES_HEADERS / \
+                "authentication refused: check the headers in {headers} / \
                  OTEL_EXPORTER_OTLP_HEADERS ({message})"
             ));
         }
         if status("404") || status("405") {
             return Explanation::Problem(format!(
-                "no OTLP traces endpoint at this URL: OTLP/HTTP traces usually go to \
-                 <base>/v1/traces (set OTEL_EXPORTER_OTLP_ENDPOINT to the base URL, and /v1/traces \
+                "no OTLP {what} endpoint at this URL: OTLP/HTTP {what} usually go to \
+                 <base>{path} (set OTEL_EXPORTER_OTLP_ENDPOINT to the base URL, and {path} \
                  is added) ({message})"
             ));
         }
@@ -124,20 +126,19 @@ fn explain(protocol: Protocol, message: &str) -> Explanation {
             };
             return Explanation::Problem(format!(
                 "the receiver does not accept {protocol} bodies; try \
-                 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL={other} ({message})"
+                 {protocol_var}={other} ({message})"
             ));
         }
         if lower.contains("version") || lower.contains("parse") || lower.contains("frame") {
             return Explanation::Problem(format!(
                 "HTTP sent to a gRPC port: the receiver does not answer HTTP/1.1. Set \
-                 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc, or use its HTTP port (usually 4318) \
-                 ({message})"
+                 {protocol_var}=grpc, or use its HTTP port (usually 4318) ({message})"
             ));
         }
     } else {
         if lower.contains("unimplemented") {
             return Explanation::Problem(format!(
-                "the server speaks gRPC but has no OTLP trace service: wrong port? ({message})"
+                "the server speaks gRPC but has no OTLP {what} service: wrong port? ({message})"
             ));
         }
         if lower.contains("h2 protocol error")
@@ -149,8 +150,7 @@ fn explain(protocol: Protocol, message: &str) -> Explanation {
         {
             return Explanation::Problem(format!(
                 "gRPC sent to a port that does not speak HTTP/2, probably an OTLP/HTTP port. Set \
-                 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf, or use its gRPC port (usually \
-                 4317) ({message})"
+                 {protocol_var}=http/protobuf, or use its gRPC port (usually 4317) ({message})"
             ));
         }
     }

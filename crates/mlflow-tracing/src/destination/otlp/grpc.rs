@@ -1,24 +1,22 @@
-//! OTLP/gRPC: the `TraceService/Export` call, on a private single-threaded Tokio runtime
+//! OTLP/gRPC: the signal service's `Export` call, on a private single-threaded Tokio runtime
 //! owned by the export thread. The application's runtime (if any) is never used, so there
 //! is no "no reactor running" panic and no deadlock on a current-thread runtime.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
-use super::transport::{Transport, scrub, warn_on_partial_success};
+use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings};
 
 pub(super) struct GrpcTransport {
     runtime: tokio::runtime::Runtime,
-    client: TraceServiceClient<Channel>,
+    channel: Channel,
+    gzip: bool,
     metadata: MetadataMap,
     target: String,
     secrets: Vec<(String, String)>,
@@ -63,10 +61,6 @@ impl GrpcTransport {
             let _entered = runtime.enter();
             endpoint.connect_lazy()
         };
-        let mut client = TraceServiceClient::new(channel);
-        if settings.compression.value == Compression::Gzip {
-            client = client.send_compressed(CompressionEncoding::Gzip);
-        }
         let mut metadata = MetadataMap::new();
         for (name, value) in &settings.headers.value.0 {
             let key = MetadataKey::from_str(name)
@@ -78,7 +72,8 @@ impl GrpcTransport {
         }
         Ok(GrpcTransport {
             runtime,
-            client,
+            channel,
+            gzip: settings.compression.value == Compression::Gzip,
             metadata,
             target: origin,
             secrets: settings.headers.value.0.clone(),
@@ -94,12 +89,8 @@ fn url_host(url: &url::Url) -> String {
     }
 }
 
-impl Transport for GrpcTransport {
-    fn export(
-        &mut self,
-        request: &ExportTraceServiceRequest,
-        retry: &Retry,
-    ) -> Result<(), SendError> {
+impl<R: OtlpRequest> Transport<R> for GrpcTransport {
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError> {
         retry.run(|timeout| self.call(request.clone(), timeout))
     }
 }
@@ -107,24 +98,20 @@ impl Transport for GrpcTransport {
 impl GrpcTransport {
     /// One `Export` call, with `timeout` as its deadline (sent as `grpc-timeout`, and
     /// enforced here too).
-    fn call(
-        &mut self,
-        request: ExportTraceServiceRequest,
-        timeout: Duration,
-    ) -> Result<(), SendError> {
+    fn call<R: OtlpRequest>(&mut self, request: R, timeout: Duration) -> Result<(), SendError> {
         use tonic::Code;
         let mut call = tonic::Request::new(request);
         *call.metadata_mut() = self.metadata.clone();
         call.set_timeout(timeout);
-        let client = &mut self.client;
+        let export = R::grpc_export(self.channel.clone(), self.gzip, call);
         let started = Instant::now();
         let result = self
             .runtime
-            .block_on(async { tokio::time::timeout(timeout, client.export(call)).await })
+            .block_on(async { tokio::time::timeout(timeout, export).await })
             .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("")));
         let status = match result {
             Ok(response) => {
-                warn_on_partial_success(response.into_inner().partial_success);
+                warn_on_partial_success::<R>(response);
                 return Ok(());
             }
             Err(status) => status,

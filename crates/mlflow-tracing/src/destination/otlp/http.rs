@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use flate2::Compression as GzLevel;
 use flate2::write::GzEncoder;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use prost::Message as _;
 use reqwest::blocking::Client;
 use reqwest::header::{
@@ -17,7 +14,7 @@ use reqwest::header::{
 
 use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
-use super::transport::{Transport, scrub, warn_on_partial_success};
+use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
 use crate::config::redact;
 
@@ -77,7 +74,7 @@ impl HttpTransport {
     }
 
     /// The request body: protobuf or JSON, gzipped when configured.
-    fn body(&self, request: &ExportTraceServiceRequest) -> Result<Vec<u8>, SendError> {
+    fn body(&self, request: &impl OtlpRequest) -> Result<Vec<u8>, SendError> {
         let raw = if self.json {
             serde_json::to_vec(request)
                 .map_err(|e| SendError::permanent(format!("cannot encode JSON: {e}")))?
@@ -95,21 +92,17 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    fn export(
-        &mut self,
-        request: &ExportTraceServiceRequest,
-        retry: &Retry,
-    ) -> Result<(), SendError> {
+impl<R: OtlpRequest> Transport<R> for HttpTransport {
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError> {
         // Encoded (and compressed) once; every attempt sends the same bytes.
         let body = bytes::Bytes::from(self.body(request)?);
-        retry.run(|timeout| self.post(body.clone(), timeout))
+        retry.run(|timeout| self.post::<R>(body.clone(), timeout))
     }
 }
 
 impl HttpTransport {
-    /// One `POST` of `body`.
-    fn post(&self, body: bytes::Bytes, timeout: Duration) -> Result<(), SendError> {
+    /// One `POST` of `body`, a request of type `R`.
+    fn post<R: OtlpRequest>(&self, body: bytes::Bytes, timeout: Duration) -> Result<(), SendError> {
         let content_type = if self.json {
             "application/json"
         } else {
@@ -143,7 +136,9 @@ impl HttpTransport {
         };
         let status = response.status();
         if status.is_success() {
-            warn_on_partial_success(partial_success(response, self.json));
+            if let Some(parsed) = parse_response::<R>(response, self.json) {
+                warn_on_partial_success::<R>(parsed);
+            }
             return Ok(());
         }
         let retry_after = response
@@ -198,18 +193,17 @@ fn response_detail(response: reqwest::blocking::Response) -> String {
     }
 }
 
-/// The `partial_success` of a successful response, if its body has one.
-fn partial_success(
+/// The body of a successful response, if it parses.
+fn parse_response<R: OtlpRequest>(
     response: reqwest::blocking::Response,
     json: bool,
-) -> Option<ExportTracePartialSuccess> {
+) -> Option<R::Response> {
     let bytes = read_body(response, MAX_OK_BODY);
-    let parsed = if json {
-        serde_json::from_slice::<ExportTraceServiceResponse>(&bytes).ok()
+    if json {
+        serde_json::from_slice::<R::Response>(&bytes).ok()
     } else {
-        ExportTraceServiceResponse::decode(bytes.as_ref()).ok()
-    };
-    parsed?.partial_success
+        R::Response::decode(bytes.as_ref()).ok()
+    }
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -1,7 +1,8 @@
 //! OTLP: spans to any OpenTelemetry backend, over gRPC or HTTP (protobuf or JSON); a span
 //! sink.
 //!
-//! The transports are this crate's own, on `opentelemetry-proto` messages: they run on the
+//! The transports are this crate's own, on `opentelemetry-proto` messages, and serve every
+//! signal (traces here, the span metrics in `destination::metrics`): they run on the
 //! sink's worker thread (gRPC on a private single-threaded Tokio runtime), so export works
 //! the same from a plain `fn main`, a multi-thread and a current-thread runtime, and every
 //! standard variable (certificates and mutual TLS included) is honoured the same way for
@@ -9,21 +10,21 @@
 //! honouring `Retry-After`, within `OTEL_BSP_EXPORT_TIMEOUT`.
 
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod doctor;
+pub(super) mod doctor;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod encode;
+pub(super) mod encode;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod retry;
+pub(super) mod retry;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 mod sink;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod tls;
+pub(super) mod tls;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod transport;
+pub(super) mod transport;
 
 use super::AnySink;
 use crate::config::Settings;
@@ -35,7 +36,7 @@ pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError>
     let Some(otlp) = &settings.otlp else {
         return Ok(None);
     };
-    compiled_in(otlp.protocol.value)?;
+    compiled_in(otlp.exporter.protocol.value)?;
     #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
     return Ok(Some(AnySink::Spans(Box::new(sink::OtlpSink::new(
         otlp.clone(),
@@ -48,7 +49,7 @@ pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError>
 }
 
 /// An error naming the cargo feature `protocol` needs, when it is not compiled in.
-fn compiled_in(protocol: Protocol) -> Result<(), BuildError> {
+pub(super) fn compiled_in(protocol: Protocol) -> Result<(), BuildError> {
     if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc") {
         return Err(BuildError::FeatureDisabled {
             feature: "otlp-grpc",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 /// A failed request: what went wrong (no secrets), whether trying again may help, and how
 /// long the receiver asked us to wait.
 #[derive(Debug)]
-pub(super) struct SendError {
+pub(crate) struct SendError {
     message: String,
     retryable: bool,
     retry_after: Option<Duration>,
@@ -15,12 +15,12 @@ pub(super) struct SendError {
 
 impl SendError {
     /// What went wrong, fit to show (no secrets).
-    pub(super) fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.message
     }
 
     /// The message, taken.
-    pub(super) fn into_message(self) -> String {
+    pub(crate) fn into_message(self) -> String {
         self.message
     }
 
@@ -48,7 +48,7 @@ const MAX_ATTEMPTS: u32 = 6;
 
 /// How a request is retried: each attempt bounded by `timeout`, all of them by
 /// `deadline`.
-pub(super) struct Retry {
+pub(crate) struct Retry {
     timeout: Duration,
     deadline: Instant,
     max_attempts: u32,
@@ -56,7 +56,7 @@ pub(super) struct Retry {
 
 impl Retry {
     /// Attempts of at most `timeout` each, retried until `export_timeout` from now.
-    pub(super) fn new(timeout: Duration, export_timeout: Duration) -> Self {
+    pub(crate) fn new(timeout: Duration, export_timeout: Duration) -> Self {
         Retry {
             timeout,
             deadline: Instant::now() + export_timeout,

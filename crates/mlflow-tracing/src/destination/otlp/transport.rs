@@ -1,34 +1,155 @@
-//! What the HTTP and gRPC transports share: the [`Transport`] interface, scrubbing
-//! secrets from what a receiver echoes back, and reporting partial success.
+//! What the HTTP and gRPC transports share: the export requests of each signal
+//! ([`OtlpRequest`]), the [`Transport`] interface and how one is chosen ([`connect`]),
+//! scrubbing secrets from what a receiver echoes back, and reporting partial success.
 
+#[cfg(feature = "metrics")]
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
 use super::retry::{Retry, SendError};
-use crate::config::redact::Secrets;
+use super::tls::TlsMaterial;
+use crate::config::otlp::{OtlpSettings, Protocol};
+use crate::config::redact::{self, Secrets};
 use crate::report;
+
+/// One signal's OTLP export request, as both transports send it: protobuf or OTLP/JSON
+/// over HTTP, or the signal service's `Export` call over gRPC.
+pub(crate) trait OtlpRequest:
+    prost::Message + serde::Serialize + Default + Clone + Send + Sync + 'static
+{
+    /// The service's answer.
+    type Response: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static;
+
+    /// What a receiver may reject of a request, for messages (`span(s)`).
+    const ITEMS: &'static str;
+
+    /// How many items a successful `response` says were rejected, and why.
+    fn rejected(response: Self::Response) -> Option<(i64, String)>;
+
+    /// The gRPC `Export` call of the signal's service on `channel`.
+    #[cfg(feature = "otlp-grpc")]
+    fn grpc_export(
+        channel: tonic::transport::Channel,
+        gzip: bool,
+        request: tonic::Request<Self>,
+    ) -> impl std::future::Future<Output = Result<Self::Response, tonic::Status>> + Send;
+}
+
+impl OtlpRequest for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    const ITEMS: &'static str = "span(s)";
+
+    fn rejected(response: Self::Response) -> Option<(i64, String)> {
+        let partial = response.partial_success?;
+        Some((partial.rejected_spans, partial.error_message))
+    }
+
+    #[cfg(feature = "otlp-grpc")]
+    async fn grpc_export(
+        channel: tonic::transport::Channel,
+        gzip: bool,
+        request: tonic::Request<Self>,
+    ) -> Result<Self::Response, tonic::Status> {
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+        let mut client = TraceServiceClient::new(channel);
+        if gzip {
+            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
+        client
+            .export(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl OtlpRequest for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    const ITEMS: &'static str = "data point(s)";
+
+    fn rejected(response: Self::Response) -> Option<(i64, String)> {
+        let partial = response.partial_success?;
+        Some((partial.rejected_data_points, partial.error_message))
+    }
+
+    #[cfg(feature = "otlp-grpc")]
+    async fn grpc_export(
+        channel: tonic::transport::Channel,
+        gzip: bool,
+        request: tonic::Request<Self>,
+    ) -> Result<Self::Response, tonic::Status> {
+        use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+        let mut client = MetricsServiceClient::new(channel);
+        if gzip {
+            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
+        client
+            .export(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
 
 /// Exports one request. Implemented by the HTTP and gRPC transports: each encodes the
 /// request once, then sends it under `retry`.
-pub(super) trait Transport: Send {
-    fn export(
-        &mut self,
-        request: &ExportTraceServiceRequest,
-        retry: &Retry,
-    ) -> Result<(), SendError>;
+pub(crate) trait Transport<R: OtlpRequest>: Send {
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError>;
 }
 
-/// Warns when the receiver accepted a request but rejected some of its spans.
-pub(super) fn warn_on_partial_success(partial: Option<ExportTracePartialSuccess>) {
-    let Some(partial) = partial.filter(|p| p.rejected_spans > 0) else {
+/// The transport of `settings`' protocol. Created on the thread that exports (the gRPC
+/// transport owns a runtime).
+pub(crate) fn connect<R: OtlpRequest>(
+    settings: &OtlpSettings,
+    tls: &TlsMaterial,
+) -> Result<Box<dyn Transport<R>>, String> {
+    Ok(match settings.protocol.value {
+        #[cfg(feature = "otlp-grpc")]
+        Protocol::Grpc => Box::new(super::grpc::GrpcTransport::new(settings, tls)?),
+        #[cfg(feature = "otlp-http")]
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            Box::new(super::http::HttpTransport::new(settings, tls)?)
+        }
+        #[allow(unreachable_patterns)]
+        other => return Err(format!("{other} support is not compiled in")),
+    })
+}
+
+/// One warning when the port looks like the other protocol's: HTTP sent to the gRPC port
+/// 4317 fails with a protocol error, gRPC sent to the HTTP port 4318 likewise.
+pub(crate) fn warn_on_port_mismatch(settings: &OtlpSettings) {
+    let endpoint = redact::url(&settings.endpoint.value);
+    let protocol = settings.protocol.value;
+    let variable = settings.signal.vars().protocol;
+    let advice = match (protocol, settings.url.port()) {
+        (Protocol::HttpProtobuf | Protocol::HttpJson, Some(4317)) => format!(
+            "OTLP is set to {protocol} but the endpoint {endpoint} uses port 4317, the standard \
+             OTLP/gRPC port: HTTP sent to a gRPC port fails. Set {variable}=grpc, or use the \
+             receiver's HTTP port (4318)"
+        ),
+        (Protocol::Grpc, Some(4318)) => format!(
+            "OTLP is set to gRPC (MLflow's default protocol) but the endpoint {endpoint} uses \
+             port 4318, the standard OTLP/HTTP port: gRPC sent to an HTTP port fails. Set \
+             {variable}=http/protobuf, or use the receiver's gRPC port (4317)"
+        ),
+        _ => return,
+    };
+    report::warn(&format!("port-mismatch:{endpoint}"), || advice);
+}
+
+/// Warns when the receiver accepted a request but rejected some of what it carried.
+pub(super) fn warn_on_partial_success<R: OtlpRequest>(response: R::Response) {
+    let Some((rejected, message)) = R::rejected(response).filter(|(n, _)| *n > 0) else {
         return;
     };
-    let message: String = partial.error_message.chars().take(200).collect();
+    let message: String = message.chars().take(200).collect();
     report::warn("otlp-partial", || {
         format!(
-            "the OTLP receiver rejected {} span(s): {message}",
-            partial.rejected_spans
+            "the OTLP receiver rejected {rejected} {}: {message}",
+            R::ITEMS
         )
     });
 }
