@@ -21,6 +21,8 @@
 mod custom;
 mod local_store;
 mod otlp;
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+mod retry;
 mod routes;
 mod select;
 mod worker;

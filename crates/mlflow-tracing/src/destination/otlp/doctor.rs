@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::retry::Retry;
 use super::transport::Transport;
 use crate::config::otlp::Protocol;
 use crate::destination::Check;
+use crate::destination::retry::Retry;
 
 /// Connects, then sends an empty export request, and explains what came back.
 pub(super) fn check(

@@ -11,10 +11,10 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
 use super::transport::{Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings};
+use crate::destination::retry::{Retry, SendError};
 
 pub(super) struct GrpcTransport {
     runtime: tokio::runtime::Runtime,

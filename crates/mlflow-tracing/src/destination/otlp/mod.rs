@@ -17,8 +17,6 @@ mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-mod retry;
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 mod sink;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 mod tls;

@@ -3,12 +3,12 @@
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::retry::Retry;
 use super::tls::TlsMaterial;
 use super::transport::Transport;
 use super::{doctor, encode};
 use crate::config::Destination;
 use crate::config::otlp::{OtlpSettings, Protocol};
+use crate::destination::retry::Retry;
 use crate::destination::{Batching, Check, ExportError, Sink, SpanItem};
 use crate::error::BuildError;
 use crate::report;

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest,
 };
 
-use super::retry::{Retry, SendError};
+use crate::destination::retry::{Retry, SendError};
 use crate::report;
 
 /// Exports one request. Implemented by the HTTP and gRPC transports: each encodes the
