@@ -42,6 +42,15 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
         Destination::LocalStore { uri, .. } => Some(uri),
         _ => None,
     });
+    let server = destinations.iter().find_map(|d| match d {
+        Destination::Server { uri, .. } => Some(uri),
+        _ => None,
+    });
+    if let Some(uri) = server {
+        println!();
+        println!("Open them in the MLflow UI at {uri}, or list them here:");
+        println!("  mlflow-trace traces list");
+    }
     if let Some(uri) = store {
         println!();
         println!("Open them in the MLflow UI:");

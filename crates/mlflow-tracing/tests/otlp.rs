@@ -27,7 +27,7 @@ fn pipeline(vars: &[(&str, &str)]) -> Result<Tracing, mlflow_tracing::BuildError
 /// The traces `mlflow-trace demo` records: MLflow's documentation examples, as the Python
 /// captures recorded them.
 #[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
-mod demo_traces;
+pub(crate) mod demo_traces;
 
 fn reference_traces() {
     demo_traces::simple();

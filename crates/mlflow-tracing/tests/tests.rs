@@ -13,6 +13,7 @@ mod macros;
 mod memory_bound;
 mod otlp;
 mod sampling;
+mod server;
 mod span_api;
 mod tidy;
 mod trace_info;

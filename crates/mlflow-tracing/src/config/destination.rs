@@ -7,15 +7,24 @@ use super::{Experiment, Protocol, TrackingUri};
 /// A place a pipeline sends traces to; see
 /// [`Tracing::destinations`](crate::Tracing::destinations).
 ///
-/// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`
-/// or `OTLP/gRPC http://localhost:4317`. It never holds a secret (header values are not
-/// part of it).
+/// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`,
+/// `MLflow tracking server http://mlflow:5000 (experiment "agents")` or
+/// `OTLP/gRPC http://localhost:4317`. It never shows a secret (header values are not part
+/// of it; credentials in a URL are shown as `<redacted>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Destination {
     /// An MLflow SQLite database: whole traces, as MLflow's own store writes them.
     LocalStore {
         /// The database.
+        uri: TrackingUri,
+        /// The experiment traces are logged to.
+        experiment: Experiment,
+    },
+    /// An MLflow tracking server: whole traces, over its REST API, as MLflow's Python SDK
+    /// logs them.
+    Server {
+        /// The server (displays without credentials).
         uri: TrackingUri,
         /// The experiment traces are logged to.
         experiment: Experiment,
@@ -39,6 +48,9 @@ impl fmt::Display for Destination {
         match self {
             Destination::LocalStore { uri, experiment } => {
                 write!(f, "MLflow SQLite store {uri} ({experiment})")
+            }
+            Destination::Server { uri, experiment } => {
+                write!(f, "MLflow tracking server {uri} ({experiment})")
             }
             Destination::Otlp { protocol, endpoint } => {
                 let protocol = match protocol {

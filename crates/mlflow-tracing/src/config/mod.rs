@@ -14,6 +14,8 @@ mod entries;
 pub mod env;
 pub(crate) mod metadata;
 pub(crate) mod otlp;
+mod redact;
+pub(crate) mod server;
 mod settings;
 mod tracking;
 
@@ -23,6 +25,9 @@ use std::sync::Arc;
 pub use destination::Destination;
 pub use entries::ConfigEntry;
 pub use otlp::{Compression, Protocol};
+#[cfg(feature = "mlflow-server")]
+pub(crate) use redact::{REDACTED, redact_url};
+pub use server::ServerUrl;
 pub(crate) use settings::{CodeSettings, Settings};
 pub use tracking::{Experiment, TrackingUri};
 pub(crate) use tracking::{current_dir, resolve_experiment, resolve_tracking_uri};

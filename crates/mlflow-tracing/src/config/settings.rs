@@ -7,6 +7,7 @@ use std::time::Duration;
 use opentelemetry_sdk::trace::SpanLimits;
 
 use super::otlp::{self, OtlpCode, OtlpSettings};
+use super::server::{self, ServerSettings};
 use super::{
     ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
     parse_positive, parse_ratio, parse_u64, resolve_experiment, resolve_tracking_uri,
@@ -43,6 +44,8 @@ pub(crate) struct Settings {
     /// OTLP trace export; `None` when off.
     pub(crate) otlp: Option<OtlpSettings>,
     pub(crate) dual_export: Setting<bool>,
+    /// How to talk to the tracking server, when the tracking URI names one.
+    pub(crate) server: Option<ServerSettings>,
     /// `mlflow.user`, `mlflow.source.*`: metadata every trace carries.
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
 }
@@ -110,7 +113,12 @@ impl Settings {
             parse_bool,
             false,
         )?;
+        let server = match tracking_uri.value.server() {
+            Some(url) => Some(server::resolve(e, url, &tracking_uri.source)?),
+            None => None,
+        };
         Ok(Settings {
+            server,
             tracking_uri,
             experiment,
             sampling_ratio,
@@ -142,6 +150,7 @@ impl Settings {
             span_limits: SpanLimits::default(),
             otlp: None,
             dual_export: Setting::new(false, Source::Default),
+            server: None,
             trace_metadata: Vec::new(),
         }
     }
@@ -211,6 +220,35 @@ mod tests {
             ..CodeSettings::default()
         };
         assert_eq!(resolve(&[], &bad).unwrap_err().variable(), "sampling_ratio");
+    }
+
+    #[test]
+    fn a_server_uri_resolves_how_to_talk_to_it() {
+        let s = resolve(
+            &[("MLFLOW_TRACKING_URI", "http://h:5000")],
+            &CodeSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(s.tracking_uri.value.to_string(), "http://h:5000");
+        assert_eq!(s.server.unwrap().http.max_retries.value, 7);
+        let local = resolve(
+            &[("MLFLOW_HTTP_REQUEST_TIMEOUT", "x")],
+            &CodeSettings::default(),
+        )
+        .unwrap();
+        assert!(
+            local.server.is_none(),
+            "server settings only matter for a server"
+        );
+        let err = resolve(
+            &[
+                ("MLFLOW_TRACKING_URI", "http://h:5000"),
+                ("MLFLOW_HTTP_REQUEST_TIMEOUT", "x"),
+            ],
+            &CodeSettings::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.variable(), "MLFLOW_HTTP_REQUEST_TIMEOUT");
     }
 
     #[test]

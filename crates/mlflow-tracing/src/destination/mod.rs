@@ -21,10 +21,15 @@
 mod custom;
 mod local_store;
 mod otlp;
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "mlflow-server"
+))]
 mod retry;
 mod routes;
 mod select;
+mod server;
 mod worker;
 
 use std::fmt;
@@ -40,6 +45,7 @@ pub(crate) use custom::CustomSink;
 pub use custom::TraceExporter;
 pub(crate) use routes::Routes;
 pub(crate) use select::{experiment_id_by_name, select};
+pub(crate) use server::{ServerReader, open_reader as open_server_reader};
 
 /// A finished trace on its way to the trace sinks. The queue memory it holds is given
 /// back when the last sink is done with it.

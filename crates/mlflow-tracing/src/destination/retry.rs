@@ -1,6 +1,7 @@
 //! Sending one request with retries: exponential backoff with jitter, honouring the
 //! receiver's `Retry-After`, each attempt bounded by the request timeout and all of them by
-//! the export timeout.
+//! the export timeout (OTLP) or by a number of retries on MLflow's schedule (the tracking
+//! server).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ pub(super) struct SendError {
 
 impl SendError {
     /// What went wrong, fit to show (no secrets).
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
     pub(super) fn message(&self) -> &str {
         &self.message
     }
@@ -44,23 +49,69 @@ impl SendError {
 /// First backoff; doubled after each retry up to `MAX_BACKOFF`, with ±25 % jitter.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    allow(dead_code)
+)]
 const MAX_ATTEMPTS: u32 = 6;
+/// The longest wait of MLflow's schedule (urllib3's `DEFAULT_BACKOFF_MAX`).
+const MLFLOW_MAX_BACKOFF: Duration = Duration::from_secs(120);
+
+/// How long to wait before a retry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backoff {
+    /// `FIRST_BACKOFF`, doubled after each retry up to `MAX_BACKOFF`, ±25 % jitter.
+    Exponential,
+    #[cfg_attr(not(feature = "mlflow-server"), allow(dead_code))]
+    /// MLflow's schedule (urllib3's): no wait before the first retry, then `factor` ×
+    /// 2^(retry − 1), at most 120 s, plus a random part of up to `jitter` seconds.
+    Mlflow { factor: Duration, jitter: f64 },
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (1 for the first).
+    fn before(self, retry: u32) -> Duration {
+        match self {
+            Backoff::Exponential => {
+                let doubled = FIRST_BACKOFF.saturating_mul(1 << (retry - 1).min(16));
+                jitter(doubled.min(MAX_BACKOFF))
+            }
+            Backoff::Mlflow { factor, jitter } => {
+                let base = if retry <= 1 {
+                    Duration::ZERO
+                } else {
+                    factor
+                        .saturating_mul(1 << (retry - 1).min(16))
+                        .min(MLFLOW_MAX_BACKOFF)
+                };
+                (base + Duration::from_secs_f64(jitter.max(0.0) * random_fraction()))
+                    .min(MLFLOW_MAX_BACKOFF)
+            }
+        }
+    }
+}
 
 /// How a request is retried: each attempt bounded by `timeout`, all of them by
-/// `deadline`.
+/// `deadline` (if any), at most `max_attempts` attempts.
 pub(super) struct Retry {
     timeout: Duration,
-    deadline: Instant,
+    deadline: Option<Instant>,
     max_attempts: u32,
+    backoff: Backoff,
 }
 
 impl Retry {
     /// Attempts of at most `timeout` each, retried until `export_timeout` from now.
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
     pub(super) fn new(timeout: Duration, export_timeout: Duration) -> Self {
         Retry {
             timeout,
-            deadline: Instant::now() + export_timeout,
+            deadline: Some(Instant::now() + export_timeout),
             max_attempts: MAX_ATTEMPTS,
+            backoff: Backoff::Exponential,
         }
     }
 
@@ -68,29 +119,60 @@ impl Retry {
     pub(super) fn once(timeout: Duration) -> Self {
         Retry {
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline: Some(Instant::now() + timeout),
             max_attempts: 1,
+            backoff: Backoff::Exponential,
+        }
+    }
+
+    /// MLflow's policy (`MLFLOW_HTTP_REQUEST_*`): attempts of at most `timeout` each, up to
+    /// `max_retries` retries waiting as urllib3 does for `backoff_factor` and `jitter`
+    /// (seconds), or as long as `Retry-After` asks; no overall deadline.
+    #[cfg_attr(not(feature = "mlflow-server"), allow(dead_code))]
+    pub(super) fn mlflow(
+        timeout: Duration,
+        max_retries: u32,
+        backoff_factor: Duration,
+        jitter: f64,
+    ) -> Self {
+        Retry {
+            timeout,
+            deadline: None,
+            max_attempts: max_retries.saturating_add(1),
+            backoff: Backoff::Mlflow {
+                factor: backoff_factor,
+                jitter,
+            },
         }
     }
 
     /// Runs `attempt` (given its timeout) until it succeeds, fails for good, or the
-    /// attempts or the time run out; transient failures wait with exponential backoff and
-    /// jitter, or as long as the receiver's `Retry-After` asks.
-    pub(super) fn run(
+    /// attempts or the time run out; transient failures wait with backoff and jitter, or
+    /// as long as the receiver's `Retry-After` asks.
+    pub(super) fn run<T>(
         &self,
-        mut attempt: impl FnMut(Duration) -> Result<(), SendError>,
-    ) -> Result<(), SendError> {
-        let mut backoff = FIRST_BACKOFF;
+        mut attempt: impl FnMut(Duration) -> Result<T, SendError>,
+    ) -> Result<T, SendError> {
         let mut attempts = 1;
         loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            let err = match attempt(self.timeout.min(left.max(Duration::from_millis(1)))) {
-                Ok(()) => return Ok(()),
+            let timeout = match self.deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.timeout.min(left.max(Duration::from_millis(1)))
+                }
+                None => self.timeout,
+            };
+            let err = match attempt(timeout) {
+                Ok(value) => return Ok(value),
                 Err(err) => err,
             };
-            let wait = err.retry_after.unwrap_or_else(|| jitter(backoff));
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if !err.retryable || attempts >= self.max_attempts || wait >= left {
+            let wait = err
+                .retry_after
+                .unwrap_or_else(|| self.backoff.before(attempts));
+            let past_deadline = self
+                .deadline
+                .is_some_and(|deadline| wait >= deadline.saturating_duration_since(Instant::now()));
+            if !err.retryable || attempts >= self.max_attempts || past_deadline {
                 if attempts == 1 {
                     return Err(err);
                 }
@@ -100,22 +182,30 @@ impl Retry {
                 });
             }
             std::thread::sleep(wait);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
             attempts += 1;
         }
     }
 }
 
 fn jitter(d: Duration) -> Duration {
-    // A cheap random factor in [0.75, 1.25) from the clock's nanoseconds.
+    // A random factor in [0.75, 1.25).
+    d.mul_f64(0.75 + random_fraction() / 2.0)
+}
+
+/// A cheap random number in [0, 1) from the clock's nanoseconds.
+fn random_fraction() -> f64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
         .unwrap_or(0);
-    d.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
+    f64::from(nanos % 1000) / 1000.0
 }
 
 /// `Retry-After`: seconds, or an HTTP date.
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "mlflow-server")),
+    allow(dead_code)
+)]
 pub(super) fn parse_retry_after(text: &str) -> Option<Duration> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
@@ -129,6 +219,10 @@ pub(super) fn parse_retry_after(text: &str) -> Option<Duration> {
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "mlflow-server")),
+    allow(dead_code)
+)]
 fn httpdate(text: &str) -> Option<std::time::SystemTime> {
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [_, day, month, year, time, "GMT"] = parts[..] else {
@@ -179,8 +273,9 @@ mod tests {
     fn retry(deadline_ms: u64) -> Retry {
         Retry {
             timeout: Duration::from_secs(1),
-            deadline: Instant::now() + Duration::from_millis(deadline_ms),
+            deadline: Some(Instant::now() + Duration::from_millis(deadline_ms)),
             max_attempts: MAX_ATTEMPTS,
+            backoff: Backoff::Exponential,
         }
     }
 
@@ -224,6 +319,44 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(500));
         assert!(err.message.contains("attempts"), "{}", err.message);
         assert!(t.calls >= 2 && t.calls <= 4, "{}", t.calls);
+    }
+
+    #[test]
+    fn mlflow_schedule_follows_urllib3() {
+        let b = Backoff::Mlflow {
+            factor: Duration::from_secs(2),
+            jitter: 0.0,
+        };
+        let waits: Vec<u64> = (1..=8).map(|n| b.before(n).as_secs()).collect();
+        assert_eq!(waits, [0, 4, 8, 16, 32, 64, 120, 120]);
+        let jittered = Backoff::Mlflow {
+            factor: Duration::ZERO,
+            jitter: 1.0,
+        };
+        assert!(jittered.before(3) < Duration::from_secs(1));
+        // max_retries counts retries: 2 retries are 3 attempts, and nothing else bounds them.
+        let mut t = Scripted {
+            results: (0..10)
+                .map(|_| Err(SendError::transient("503", None)))
+                .collect(),
+            calls: 0,
+        };
+        let err = Retry::mlflow(Duration::from_secs(1), 2, Duration::ZERO, 0.0)
+            .run(|_| t.attempt())
+            .unwrap_err();
+        assert_eq!(t.calls, 3);
+        assert!(
+            err.message.ends_with("(after 3 attempts)"),
+            "{}",
+            err.message
+        );
+        let mut ok = Scripted {
+            results: vec![Err(SendError::transient("refused", None))],
+            calls: 0,
+        };
+        let value = Retry::mlflow(Duration::from_secs(1), 0, Duration::ZERO, 0.0)
+            .run(|_| ok.attempt().map(|()| 42));
+        assert!(value.is_err(), "no retries with max_retries = 0");
     }
 
     #[test]
