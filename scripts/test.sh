@@ -22,11 +22,15 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "provisioning (MLflow, Arize Phoenix, rotel, cargo-hack, Rust $(msrv); cached after the first run)"
+step "provisioning (MLflow, MLflow's server with auth and PostgreSQL, Arize Phoenix, rotel, cargo-hack, Rust $(msrv); cached after the first run)"
 mkdir -p "$MLFLOW_TRACING_CACHE"
 # The installs run side by side: they mostly wait on the network.
 ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
 mlflow_job=$!
+ensure_mlflow_server_venv > "$MLFLOW_TRACING_CACHE/.mlflow-server.path" &
+mlflow_server_job=$!
+ensure_postgresql > "$MLFLOW_TRACING_CACHE/.postgresql.path" &
+postgresql_job=$!
 ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
 phoenix_job=$!
 ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
@@ -36,6 +40,8 @@ msrv_job=$!
 ensure_cargo_hack > "$MLFLOW_TRACING_CACHE/.cargo-hack.path"
 # One `wait` per line: under `set -e` a failed install stops the script here.
 wait "$mlflow_job"
+wait "$mlflow_server_job"
+wait "$postgresql_job"
 wait "$phoenix_job"
 wait "$rotel_job"
 wait "$msrv_job"
@@ -43,7 +49,10 @@ MLFLOW_TRACING_TEST_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow.path")
 MLFLOW_TRACING_TEST_PHOENIX=$(cat "$MLFLOW_TRACING_CACHE/.phoenix.path")
 MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
 CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
+MLFLOW_TRACING_TEST_SERVER_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow-server.path")
+MLFLOW_TRACING_TEST_PG_BIN=$(cat "$MLFLOW_TRACING_CACHE/.postgresql.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
+export MLFLOW_TRACING_TEST_SERVER_PYTHON MLFLOW_TRACING_TEST_PG_BIN
 log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, $("$CARGO_HACK" hack --version)"
 
 step "cargo hack clippy --each-feature -D warnings (the library with each feature alone)"

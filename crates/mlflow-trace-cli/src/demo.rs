@@ -28,9 +28,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     for destination in &destinations {
         println!("  {destination}");
     }
-    if let Err(err) = flushed {
-        return Err(format!("export failed: {err}").into());
-    }
+    flushed?;
     let traces = printed.traces();
     for id in ids.iter().flatten() {
         if let Some(trace) = traces.iter().find(|t| t.info().trace_id() == id) {
