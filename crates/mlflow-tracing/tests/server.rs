@@ -902,3 +902,36 @@ fn configuration_errors_name_the_variable_and_hide_secrets() {
         "{err}"
     );
 }
+
+#[test]
+fn big_batches_are_split_into_requests_of_at_most_4_mib() {
+    let server = MlflowStandIn::start(StandInOptions::default());
+    let tracing = server_pipeline(&server, &[]);
+    let big = "x".repeat(1536 * 1024);
+    tracing.in_scope(|| {
+        for i in 0..5 {
+            let span = start_span(format!("big-{i}")).start();
+            span.set_inputs(json!({"text": big}));
+        }
+    });
+    tracing.flush().unwrap();
+    let requests = server.wait_for_traces(5, Duration::from_secs(20));
+    let spans: Vec<&StandInRequest> = requests
+        .iter()
+        .filter(|r| r.call() == "POST /v1/traces")
+        .collect();
+    assert!(spans.len() >= 2, "{:?}", calls(&requests));
+    let total: usize = spans
+        .iter()
+        .map(|r| {
+            r.otlp().unwrap().resource_spans[0].scope_spans[0]
+                .spans
+                .len()
+        })
+        .sum();
+    assert_eq!(total, 5);
+    assert!(
+        spans.iter().all(|r| r.body.len() <= 4 * 1024 * 1024),
+        "each request at most 4 MiB"
+    );
+}

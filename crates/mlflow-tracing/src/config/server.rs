@@ -76,11 +76,7 @@ impl ServerUrl {
 
 impl fmt::Display for ServerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let base = self.base();
-        match (self.credentials(), base.split_once("://")) {
-            (Some(_), Some((scheme, rest))) => write!(f, "{scheme}://{REDACTED}@{rest}"),
-            _ => f.write_str(&base),
-        }
+        f.write_str(&redact_url(self.url.as_str().trim_end_matches('/')))
     }
 }
 

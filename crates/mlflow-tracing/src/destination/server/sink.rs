@@ -170,12 +170,25 @@ impl ServerSink {
         let mut chunk_traces = 0;
         let mut chunk_bytes = 0;
         let send = |spans: Vec<_>, count: usize, results: &mut Vec<Result<(), ServerError>>| {
-            let request = encode::request(&self.resource, spans);
-            let headers = [("x-mlflow-experiment-id", experiment_id.to_owned())];
-            let body = Body::Bytes(request.encode_to_vec(), "application/x-protobuf");
-            let result = client
-                .send(Method::POST, path::OTLP_TRACES, &headers, body, true)
-                .map(|_| ());
+            // After a refusal, or a server unreachable through every retry, the rest of the
+            // batch fails at once.
+            let stopped = results
+                .iter()
+                .rev()
+                .find_map(|r: &Result<(), ServerError>| {
+                    r.as_ref().err().filter(|e| stops_the_batch(e)).cloned()
+                });
+            let result = match stopped {
+                Some(err) => Err(err),
+                None => {
+                    let request = encode::request(&self.resource, spans);
+                    let headers = [("x-mlflow-experiment-id", experiment_id.to_owned())];
+                    let body = Body::Bytes(request.encode_to_vec(), "application/x-protobuf");
+                    client
+                        .send(Method::POST, path::OTLP_TRACES, &headers, body, true)
+                        .map(|_| ())
+                }
+            };
             results.extend(std::iter::repeat_n(result, count));
         };
         for trace in traces {
