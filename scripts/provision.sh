@@ -4,6 +4,9 @@
 #
 #   ensure_mlflow_venv   -> a Python venv with mlflow==$MLFLOW_VERSION; prints its python
 #   ensure_victoria_metrics -> VictoriaMetrics from Debian; prints its binary
+#   ensure_mlflow_server_venv -> a venv for running MLflow servers: mlflow[auth] (basic
+#                           auth) and psycopg2-binary (PostgreSQL); prints its python
+#   ensure_postgresql    -> Debian's PostgreSQL (apt-get, as root); prints its bin directory
 
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 MLFLOW_TRACING_CACHE="${MLFLOW_TRACING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-tracing-rs}"
@@ -45,6 +48,33 @@ ensure_mlflow_venv() {
   local dir="$MLFLOW_TRACING_CACHE/venv-mlflow-$MLFLOW_VERSION"
   make_venv "$dir" "mlflow==$MLFLOW_VERSION"
   echo "$dir/bin/python"
+}
+
+# The MLflow servers of the tracking-server tests: basic auth needs mlflow[auth]
+# (Flask-WTF), a PostgreSQL backend store needs psycopg2.
+ensure_mlflow_server_venv() {
+  local dir="$MLFLOW_TRACING_CACHE/venv-mlflow-server-$MLFLOW_VERSION"
+  make_venv "$dir" "mlflow[auth]==$MLFLOW_VERSION" "psycopg2-binary"
+  echo "$dir/bin/python"
+}
+
+# PostgreSQL's server programs (initdb, pg_ctl, postgres) from Debian's package; the tests
+# initialise and start their own cluster on a free loopback port.
+ensure_postgresql() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "PostgreSQL is not installed and installing it needs root: apt-get install -y postgresql" >&2
+      return 1
+    fi
+    log "installing PostgreSQL (apt-get install postgresql; first run only)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 ||
+      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2; }
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  fi
+  [ -x "$bin/initdb" ] || { echo "initdb not found under /usr/lib/postgresql" >&2; return 1; }
+  echo "$bin"
 }
 
 PHOENIX_VERSION="${PHOENIX_VERSION:-20.26.1}"

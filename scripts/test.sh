@@ -23,11 +23,15 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "provisioning (MLflow, Arize Phoenix, rotel, VictoriaMetrics, cargo-hack, cargo-deny, Rust $(msrv); cached after the first run)"
+step "provisioning (MLflow, MLflow's server with auth and PostgreSQL, Arize Phoenix, rotel, VictoriaMetrics, cargo-hack, cargo-deny, Rust $(msrv); cached after the first run)"
 mkdir -p "$MLFLOW_TRACING_CACHE"
 # The installs run side by side: they mostly wait on the network.
 ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
 mlflow_job=$!
+ensure_mlflow_server_venv > "$MLFLOW_TRACING_CACHE/.mlflow-server.path" &
+mlflow_server_job=$!
+ensure_postgresql > "$MLFLOW_TRACING_CACHE/.postgresql.path" &
+postgresql_job=$!
 ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
 phoenix_job=$!
 ensure_rotel > "$MLFLOW_TRACING_CACHE/.rotel.path" &
@@ -40,6 +44,8 @@ ensure_cargo_hack > "$MLFLOW_TRACING_CACHE/.cargo-hack.path"
 ensure_cargo_deny > "$MLFLOW_TRACING_CACHE/.cargo-deny.path"
 # One `wait` per line: under `set -e` a failed install stops the script here.
 wait "$mlflow_job"
+wait "$mlflow_server_job"
+wait "$postgresql_job"
 wait "$phoenix_job"
 wait "$rotel_job"
 wait "$victoria_metrics_job"
@@ -50,8 +56,11 @@ MLFLOW_TRACING_TEST_ROTEL=$(cat "$MLFLOW_TRACING_CACHE/.rotel.path")
 MLFLOW_TRACING_TEST_VICTORIA_METRICS=$(cat "$MLFLOW_TRACING_CACHE/.victoria-metrics.path")
 CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
 CARGO_DENY=$(cat "$MLFLOW_TRACING_CACHE/.cargo-deny.path")
+MLFLOW_TRACING_TEST_SERVER_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow-server.path")
+MLFLOW_TRACING_TEST_PG_BIN=$(cat "$MLFLOW_TRACING_CACHE/.postgresql.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
 export MLFLOW_TRACING_TEST_VICTORIA_METRICS
+export MLFLOW_TRACING_TEST_SERVER_PYTHON MLFLOW_TRACING_TEST_PG_BIN
 log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, VictoriaMetrics $VICTORIA_METRICS_VERSION, $("$CARGO_HACK" hack --version)"
 
 step "cargo deny check licenses bans sources (deny.toml; advisories need GitHub, unreachable here)"

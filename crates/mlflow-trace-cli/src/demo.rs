@@ -28,9 +28,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     for destination in &destinations {
         println!("  {destination}");
     }
-    if let Err(err) = flushed {
-        return Err(format!("export failed: {err}").into());
-    }
+    flushed?;
     let traces = printed.traces();
     for id in ids.iter().flatten() {
         if let Some(trace) = traces.iter().find(|t| t.info().trace_id() == id) {
@@ -42,6 +40,15 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
         Destination::LocalStore { uri, .. } => Some(uri),
         _ => None,
     });
+    let server = destinations.iter().find_map(|d| match d {
+        Destination::Server { uri, .. } => Some(uri),
+        _ => None,
+    });
+    if let Some(uri) = server {
+        println!();
+        println!("Open them in the MLflow UI at {uri}, or list them here:");
+        println!("  mlflow-trace traces list");
+    }
     if let Some(uri) = store {
         println!();
         println!("Open them in the MLflow UI:");

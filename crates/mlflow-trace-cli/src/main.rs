@@ -1,4 +1,5 @@
-//! `mlflow-trace`: the demo, diagnostics, and a reader for the local MLflow store.
+//! `mlflow-trace`: the demo, diagnostics, and a reader of MLflow stores (a local database
+//! or a tracking server).
 
 mod demo;
 mod demo_traces;
@@ -29,7 +30,7 @@ enum Command {
     /// comes from; secrets redacted) and check each destination without recording
     /// anything. Exits with 1 when a destination has a problem.
     Doctor,
-    /// Read traces from a local MLflow SQLite store.
+    /// Read traces back from an MLflow store: a local SQLite database or a tracking server.
     Traces {
         #[command(subcommand)]
         command: traces::TracesCommand,

@@ -1,8 +1,8 @@
-//! `mlflow-trace traces list|show`: reading the local MLflow store.
+//! `mlflow-trace traces list|show`: reading traces back from the MLflow store the tracking
+//! URI names, a local database or a tracking server.
 
 use clap::{Args, Subcommand};
-use mlflow_tracing::TrackingUri;
-use mlflow_tracing::local_store::LocalStore;
+use mlflow_tracing::{TraceReader, Tracing, TrackingUri};
 
 use crate::render::{self, Detail};
 
@@ -10,9 +10,6 @@ use crate::render::{self, Detail};
 pub(crate) enum TracesCommand {
     /// A table of the most recent traces.
     List {
-        /// Only this experiment's traces.
-        #[arg(long)]
-        experiment_id: Option<String>,
         /// How many traces to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -26,19 +23,38 @@ pub(crate) enum TracesCommand {
 
 #[derive(Args)]
 pub(crate) struct StoreArgs {
-    /// The database: a path or a sqlite:/// URI. Default: MLFLOW_TRACKING_URI, else
-    /// ./mlflow.db.
-    #[arg(long, global = true)]
+    /// Where to read: a database path, a sqlite:/// URI or a tracking server's http(s):// URL.
+    /// Default: MLFLOW_TRACKING_URI, else ./mlflow.db.
+    #[arg(long, global = true, visible_alias = "tracking-uri")]
     db: Option<String>,
+    /// Only the experiment with this name. Default: MLFLOW_EXPERIMENT_NAME, else
+    /// MLFLOW_EXPERIMENT_ID, else every experiment.
+    #[arg(long, global = true, conflicts_with = "experiment_id")]
+    experiment: Option<String>,
+    /// Only the experiment with this id.
+    #[arg(long, global = true)]
+    experiment_id: Option<String>,
 }
 
 impl StoreArgs {
-    /// The store to read: `--db`, else the tracking URI tracing would write to.
-    fn uri(&self) -> Result<TrackingUri, mlflow_tracing::ConfigError> {
-        match &self.db {
-            Some(db) => TrackingUri::parse_uri_or_path(db),
-            None => mlflow_tracing::tracking_uri(),
+    /// The reader of the store and experiment asked for, resolved as tracing resolves them.
+    fn reader(&self) -> Result<TraceReader, Box<dyn std::error::Error>> {
+        let mut builder = Tracing::builder();
+        if let Some(db) = &self.db {
+            // A plain path names a database; anything else is a URI, passed as given (a
+            // server URL keeps its credentials).
+            builder = match TrackingUri::parse_uri_or_path(db)? {
+                uri @ TrackingUri::Sqlite { .. } => builder.tracking_uri(uri.to_string()),
+                _ => builder.tracking_uri(db.clone()),
+            };
         }
+        if let Some(name) = &self.experiment {
+            builder = builder.experiment_name(name.clone());
+        }
+        if let Some(id) = &self.experiment_id {
+            builder = builder.experiment_id(id.clone());
+        }
+        Ok(builder.reader()?)
     }
 }
 
@@ -46,15 +62,15 @@ pub(crate) fn run(
     command: TracesCommand,
     store: &StoreArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = LocalStore::open_uri(&store.uri()?)?;
+    let reader = store.reader()?;
     match command {
-        TracesCommand::List {
-            experiment_id,
-            limit,
-        } => {
-            let traces = store.list_traces(experiment_id.as_deref(), limit)?;
+        TracesCommand::List { limit } => {
+            let traces = reader.list_traces(limit)?;
             if traces.is_empty() {
-                println!("No traces in {}.", store.path().display());
+                match reader.experiment_id() {
+                    Some(id) => println!("No traces in experiment {id} of {}.", reader.location()),
+                    None => println!("No traces in {}.", reader.location()),
+                }
                 return Ok(());
             }
             println!(
@@ -66,20 +82,23 @@ pub(crate) fn run(
                 let duration = info
                     .execution_duration_ms()
                     .map_or("-".to_owned(), |ms| format!("{ms} ms"));
+                let spans = summary
+                    .span_count()
+                    .map_or("-".to_owned(), |n| n.to_string());
                 println!(
                     "{:<35}  {:<20}  {:<6}  {:>10}  {:>5}  {}",
                     render::safe(info.trace_id()),
                     render::cut(info.name().unwrap_or("-"), 20),
                     info.state().to_string(),
                     duration,
-                    summary.span_count(),
+                    spans,
                     render::cut(info.request_preview().unwrap_or("-"), 60),
                 );
             }
         }
-        TracesCommand::Show { trace_id } => match store.get_trace(&trace_id)? {
+        TracesCommand::Show { trace_id } => match reader.get_trace(&trace_id)? {
             Some(trace) => print!("{}", render::trace_tree(&trace, Detail::Full)),
-            None => return Err(format!("no trace {trace_id} in {}", store.path().display()).into()),
+            None => return Err(format!("no trace {trace_id} in {}", reader.location()).into()),
         },
     }
     Ok(())

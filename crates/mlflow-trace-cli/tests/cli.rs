@@ -198,3 +198,47 @@ fn traces_from_the_store_never_reach_the_terminal_raw() {
         assert!(stdout.contains("\\u{001b}"), "{stdout}");
     }
 }
+
+#[test]
+fn traces_are_read_by_experiment_name_or_id_never_creating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (named, _) = run_demo(dir.path(), &[("MLFLOW_EXPERIMENT_NAME", "named")]);
+    let (default, _) = run_demo(dir.path(), &[]);
+    let list = |args: &[&str], env: &[(&str, &str)]| {
+        let out = mlflow_trace()
+            .args(["traces", "list"])
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let contains_all = |text: &str, ids: &[String]| ids.iter().all(|id| text.contains(id.as_str()));
+    let (ok, by_name, _) = list(&["--experiment", "named"], &[]);
+    assert!(ok && contains_all(&by_name, &named) && !contains_all(&by_name, &default));
+    let (ok, from_env, _) = list(&[], &[("MLFLOW_EXPERIMENT_NAME", "named")]);
+    assert!(ok && contains_all(&from_env, &named) && !contains_all(&from_env, &default));
+    let (ok, by_id, _) = list(&["--experiment-id", "0"], &[]);
+    assert!(ok && contains_all(&by_id, &default) && !contains_all(&by_id, &named));
+    let (ok, all, _) = list(&[], &[]);
+    assert!(ok && contains_all(&all, &named) && contains_all(&all, &default));
+    let (ok, _, stderr) = list(&["--experiment", "missing"], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no active experiment named \"missing\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = list(&["--experiment-id", "9"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("experiment 9 does not exist"), "{stderr}");
+    let (ok, still_all, _) = list(&["--limit", "100"], &[]);
+    assert!(
+        ok && still_all.lines().count() == 5,
+        "nothing was created: {still_all}"
+    );
+}

@@ -1,5 +1,6 @@
-//! An in-process OTLP receiver for the integration tests of `mlflow-tracing` (not
-//! published; like the fake servers opentelemetry-rust keeps in a crate of their own).
+//! An in-process OTLP receiver and an MLflow REST stand-in for the integration tests of
+//! `mlflow-tracing` (not published; like the fake servers opentelemetry-rust keeps in a
+//! crate of their own).
 //!
 //! OTLP/HTTP is served by plain threads (HTTP/1.1 with keep-alive, optionally TLS with
 //! rustls); OTLP/gRPC by a tonic server on a private runtime. Both listen on
@@ -10,6 +11,7 @@
 //! The modules follow the roles: `certs` generates the test certificates, `tls` turns them
 //! into server TLS configurations, `http` is the HTTP/1.1 server, `grpc` the tonic trace
 //! and metrics services, and `receiver` holds the [`Receiver`] with what it recorded and its script.
+//! `mlflow` is the [`MlflowStandIn`]: the tracking server's REST calls for logging traces.
 //!
 //! ```
 //! use mlflow_tracing_test_support::{Receiver, Reply, Tls};
@@ -28,9 +30,11 @@
 mod certs;
 mod grpc;
 mod http;
+mod mlflow;
 mod receiver;
 mod tls;
 
 pub use certs::{CertFiles, Certs, certs};
+pub use mlflow::{MlflowStandIn, Scripted, StandInOptions, StandInRequest};
 pub use receiver::{Receiver, Recorded, Reply};
 pub use tls::Tls;

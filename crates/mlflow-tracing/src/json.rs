@@ -159,7 +159,7 @@ pub(crate) fn dumps<T: Serialize + ?Sized>(value: &T) -> String {
     }
 }
 
-#[cfg(feature = "local-store")]
+#[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 /// Encodes `value` like `json.dumps(value)` (ASCII-only output) and returns only the
 /// number of bytes, which is what MLflow's size statistics are made of.
 pub(crate) fn ascii_len<T: Serialize + ?Sized>(value: &T) -> usize {

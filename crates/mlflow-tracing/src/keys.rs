@@ -93,10 +93,10 @@ pub(crate) const TRACE_SCHEMA_VERSION: &str = "3";
 pub(crate) const TRACE_ID_PREFIX: &str = "tr-";
 /// Maximum length of metadata values (and of the trace input/output metadata).
 pub(crate) const MAX_CHARS_IN_METADATA: usize = 250;
-#[cfg(feature = "local-store")]
+#[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 /// Maximum length of tag keys.
 pub(crate) const MAX_CHARS_IN_TAG_KEY: usize = 250;
-#[cfg(feature = "local-store")]
+#[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 /// Maximum length of tag values.
 pub(crate) const MAX_CHARS_IN_TAG_VALUE: usize = 4096;
 /// Maximum length of request/response previews against an OSS MLflow.

@@ -7,6 +7,8 @@
 //!
 //! With nothing configured, traces go to `./mlflow.db`, an MLflow SQLite database that
 //! `mlflow ui` (or `mlflow server --backend-store-uri sqlite:///mlflow.db`) opens as it is.
+//! With `MLFLOW_TRACKING_URI=http(s)://…`, they go to that MLflow tracking server over its
+//! REST API, as the Python SDK sends them. [`TraceReader`] reads them back from either.
 //! With `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) set, spans go
 //! to any OpenTelemetry backend over OTLP instead (gRPC by default, as in MLflow, or
 //! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
@@ -92,6 +94,7 @@
 //!
 //! - `macros` (default): the `#[trace]` attribute.
 //! - `local-store` (default): the MLflow SQLite store (bundled SQLite).
+//! - `mlflow-server` (default): an MLflow tracking server, over REST (reqwest, rustls).
 //! - `otlp-http` (default): OTLP over HTTP, protobuf or JSON (reqwest, rustls).
 //! - `otlp-grpc` (default): OTLP over gRPC (tonic, on a private runtime; rustls).
 //! - `metrics` (default): span metrics (OpenTelemetry's metrics SDK); they are sent with
@@ -142,15 +145,17 @@ mod json;
 mod report;
 
 pub use config::{Compression, Protocol, Temporality};
-pub use config::{ConfigError, Destination, Experiment, TrackingUri};
+pub use config::{ConfigError, Destination, Experiment, ServerUrl, TrackingUri};
 pub use destination::TraceExporter;
-pub use error::{BuildError, FlushError};
-pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceUpdate, UpdateTraceError};
+#[cfg(feature = "mlflow-server")]
+pub use error::ServerError;
+pub use error::{BuildError, FlushError, ReadError};
+pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError};
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
-    DefaultGuard, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri, init,
-    set_experiment, set_tracking_uri, shutdown, tracking_uri,
+    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri,
+    init, set_experiment, set_tracking_uri, shutdown, tracking_uri,
 };
 pub use span::{
     ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,

@@ -177,7 +177,12 @@ fn peak_memory_stays_within_the_bound_when_the_destination_is_down() {
             300_000,
             "{mode}: {line}"
         );
-        assert!(value("lost") > 0, "{mode}: the bound was reached: {line}");
+        // The bound was reached: spans were lost, or (when each trace reserves its memory
+        // as it starts) traces were not recorded.
+        assert!(
+            value("lost") + value("traces_not_recorded") > 0,
+            "{mode}: the bound was reached: {line}"
+        );
         if mode == "spans" {
             // Nothing was exported.
             assert_eq!(value("lost") + value("queued"), value("ended"), "{line}");

@@ -22,6 +22,7 @@ mod metrics;
 mod otlp;
 mod outages;
 mod sampling;
+mod server;
 mod span_api;
 mod tidy;
 mod trace_info;

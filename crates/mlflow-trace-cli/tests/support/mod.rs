@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod servers;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

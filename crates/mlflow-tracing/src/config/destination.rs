@@ -8,15 +8,24 @@ use super::{Experiment, Protocol, TrackingUri};
 /// [`Tracing::destinations`](crate::Tracing::destinations).
 ///
 /// Displays as one line, e.g. `MLflow SQLite store sqlite:////app/mlflow.db (experiment 0)`,
+/// `MLflow tracking server http://mlflow:5000 (experiment "agents")`,
 /// `OTLP/gRPC http://localhost:4317` or `span metrics over OTLP/HTTP (protobuf)
-/// http://localhost:9090/api/v1/otlp/v1/metrics`. It never holds a secret (header values are not
-/// part of it).
+/// http://localhost:9090/api/v1/otlp/v1/metrics`. It never shows a secret (header values
+/// are not part of it; credentials in a URL are shown as `<redacted>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Destination {
     /// An MLflow SQLite database: whole traces, as MLflow's own store writes them.
     LocalStore {
         /// The database.
+        uri: TrackingUri,
+        /// The experiment traces are logged to.
+        experiment: Experiment,
+    },
+    /// An MLflow tracking server: whole traces, over its REST API, as MLflow's Python SDK
+    /// logs them.
+    Server {
+        /// The server (displays without credentials).
         uri: TrackingUri,
         /// The experiment traces are logged to.
         experiment: Experiment,
@@ -48,6 +57,9 @@ impl fmt::Display for Destination {
         match self {
             Destination::LocalStore { uri, experiment } => {
                 write!(f, "MLflow SQLite store {uri} ({experiment})")
+            }
+            Destination::Server { uri, experiment } => {
+                write!(f, "MLflow tracking server {uri} ({experiment})")
             }
             Destination::Otlp { protocol, endpoint } => {
                 write!(f, "{} {endpoint}", transport(*protocol))

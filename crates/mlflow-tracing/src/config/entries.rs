@@ -36,6 +36,37 @@ impl Settings {
                 format!("{} s", d.as_secs())
             }),
         ];
+        if let Some(server) = &self.server {
+            entries.push(entry("server authentication", &server.auth, |a| {
+                a.describe()
+            }));
+            let tls = &server.tls;
+            entries.push(match (&tls.server_cert, tls.insecure.value) {
+                (Some(ca), _) => entry("server CA bundle", ca, |p| p.display().to_string()),
+                (None, true) => entry("server TLS", &tls.insecure, |_| {
+                    "certificate NOT verified".to_owned()
+                }),
+                (None, false) => entry("server TLS", &tls.insecure, |_| {
+                    "verified against the system's CA certificates".to_owned()
+                }),
+            });
+            if let Some(cert) = &tls.client_cert {
+                entries.push(entry("server client certificate", cert, |p| {
+                    p.display().to_string()
+                }));
+            }
+            let http = &server.http;
+            entries.push(entry("HTTP retries", &http.max_retries, |n| {
+                format!(
+                    "{n} (waits 0, {f}×2, {f}×4, … s, at most 120 s, plus up to {j} s)",
+                    f = http.backoff_factor.value,
+                    j = http.backoff_jitter.value
+                )
+            }));
+            entries.push(entry("HTTP request timeout", &http.timeout, |d| {
+                format!("{} s", d.as_secs())
+            }));
+        }
         match &self.otlp {
             None => entries.push(ConfigEntry {
                 name: "OTLP export",
@@ -119,7 +150,7 @@ pub(super) fn entry<T>(
 /// TLS files, and for gRPC the plaintext switch.
 pub(super) fn exporter_entries(names: &ExporterNames, otlp: &OtlpSettings) -> Vec<ConfigEntry> {
     let mut entries = vec![
-        entry(names.endpoint, &otlp.endpoint, |e| redact::url(e)),
+        entry(names.endpoint, &otlp.endpoint, |e| redact::redact_url(e)),
         entry(names.protocol, &otlp.protocol, |p| p.as_str().to_owned()),
         entry(names.headers, &otlp.headers, |h| h.redacted()),
         entry(names.timeout, &otlp.timeout, millis),

@@ -4,8 +4,9 @@
 //! [`set_tracking_uri`](crate::set_tracking_uri)) wins over the specific variable, which wins
 //! over the generic one, which wins over the default.
 
-/// Where traces go: `sqlite:///<path>` for an MLflow SQLite database. Unset means
-/// `sqlite:///mlflow.db` in the working directory, as in MLflow.
+/// Where traces go: `sqlite:///<path>` for an MLflow SQLite database, or the
+/// `http(s)://` URL of an MLflow tracking server. Unset means `sqlite:///mlflow.db` in the
+/// working directory, as in MLflow.
 pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
 /// The experiment traces are logged to, by id.
 pub const MLFLOW_EXPERIMENT_ID: &str = "MLFLOW_EXPERIMENT_ID";
@@ -14,8 +15,32 @@ pub const MLFLOW_EXPERIMENT_NAME: &str = "MLFLOW_EXPERIMENT_NAME";
 /// Fraction of traces to record, `0.0..=1.0` (default `1.0`). Decided at the root span;
 /// children follow their parent.
 pub const MLFLOW_TRACE_SAMPLING_RATIO: &str = "MLFLOW_TRACE_SAMPLING_RATIO";
-/// Reported as the trace's `mlflow.user` metadata when set (else the OS user).
+/// Reported as the trace's `mlflow.user` metadata when set (else the OS user); with
+/// [`MLFLOW_TRACKING_PASSWORD`], the tracking server's basic authentication.
 pub const MLFLOW_TRACKING_USERNAME: &str = "MLFLOW_TRACKING_USERNAME";
+/// With [`MLFLOW_TRACKING_USERNAME`], basic authentication to the tracking server (wins over
+/// [`MLFLOW_TRACKING_TOKEN`]; credentials in the tracking URI win over both). Never shown.
+pub const MLFLOW_TRACKING_PASSWORD: &str = "MLFLOW_TRACKING_PASSWORD";
+/// A bearer token for the tracking server. Never shown.
+pub const MLFLOW_TRACKING_TOKEN: &str = "MLFLOW_TRACKING_TOKEN";
+/// `true` does not verify the tracking server's TLS certificate (default `false`; an
+/// `https` URI is never sent in plaintext).
+pub const MLFLOW_TRACKING_INSECURE_TLS: &str = "MLFLOW_TRACKING_INSECURE_TLS";
+/// PEM file of the CA certificates trusted for the tracking server, instead of the
+/// system's.
+pub const MLFLOW_TRACKING_SERVER_CERT_PATH: &str = "MLFLOW_TRACKING_SERVER_CERT_PATH";
+/// PEM file with the client certificate and its private key, for mutual TLS with the
+/// tracking server.
+pub const MLFLOW_TRACKING_CLIENT_CERT_PATH: &str = "MLFLOW_TRACKING_CLIENT_CERT_PATH";
+/// Retries of a failed request to the tracking server (connection errors, 408, 429, 5xx),
+/// 0 to 10 (default 7, as in MLflow).
+pub const MLFLOW_HTTP_REQUEST_MAX_RETRIES: &str = "MLFLOW_HTTP_REQUEST_MAX_RETRIES";
+/// Seconds; the waits between retries are 0, 2×, 4×, … this, at most 120 s (default 2).
+pub const MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: &str = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR";
+/// Up to this many seconds, at random, are added to each wait (default 1.0).
+pub const MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: &str = "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER";
+/// Timeout of one request to the tracking server, in seconds (default 120).
+pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
 /// How long an unfinished trace may wait for its spans before it is dropped (and the drop
 /// reported), in seconds (default 3600).
 pub const MLFLOW_TRACE_BUFFER_TTL_SECONDS: &str = "MLFLOW_TRACE_BUFFER_TTL_SECONDS";
@@ -141,6 +166,15 @@ pub const ALL: &[&str] = &[
     MLFLOW_EXPERIMENT_NAME,
     MLFLOW_TRACE_SAMPLING_RATIO,
     MLFLOW_TRACKING_USERNAME,
+    MLFLOW_TRACKING_PASSWORD,
+    MLFLOW_TRACKING_TOKEN,
+    MLFLOW_TRACKING_INSECURE_TLS,
+    MLFLOW_TRACKING_SERVER_CERT_PATH,
+    MLFLOW_TRACKING_CLIENT_CERT_PATH,
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+    MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+    MLFLOW_HTTP_REQUEST_BACKOFF_JITTER,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
     MLFLOW_TRACE_BUFFER_TTL_SECONDS,
     MLFLOW_TRACE_MAX_QUEUE_BYTES,
     MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS,

@@ -1,77 +1,87 @@
-//! Keeping secrets out of what is shown (the scrubbing is used by the network
-//! destinations, so it is compiled only with one of them): URLs with their credentials replaced, and text
-//! from outside (a receiver's error message, an echoed request) scrubbed of every secret
-//! the configuration holds — each header value, and each token within it.
+//! Keeping secrets out of what is shown.
+//!
+//! Every URL that reaches a message, an error, a log line or a `Debug` output goes through
+//! [`redact_url`] first: the user information (`https://user:password@host`) and the values
+//! of query parameters whose names look like credentials (`?api_key=…`, `&token=…`,
+//! `&X-Amz-Signature=…`) are hidden; the rest is kept, so the message still says where.
+//! Text from outside (a receiver's error message, an echoed request) is scrubbed of every
+//! secret the configuration holds — each header value, and each token within it — by
+//! [`Secrets`] (used by the network destinations, so compiled only with one of them).
 
 use std::fmt;
 
 /// What replaces a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
-/// Query parameters whose values are credentials.
-const SECRET_PARAMETERS: [&str; 12] = [
-    "api_key",
-    "apikey",
-    "api-key",
-    "key",
+/// Query parameter names (lowercased) that carry credentials when they contain one of
+/// these.
+const CREDENTIAL_PARAMETERS: &[&str] = &[
     "token",
-    "access_token",
-    "auth",
-    "authorization",
+    "key",
+    "secret",
     "password",
     "passwd",
-    "secret",
-    "signature",
+    "pwd",
+    "auth",
+    "sig",
+    "credential",
+    "session",
 ];
 
-/// `raw` with its user name, password and credential-like query parameter values replaced
-/// by `<redacted>`; `raw` itself when it is not a URL.
-pub(crate) fn url(raw: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(raw) else {
-        return raw.to_owned();
+/// `raw` with its user information and credential-like query parameter values replaced by
+/// `<redacted>`. Works on anything, parseable or not: a string that is not a URL comes back
+/// unchanged unless it has `user@` before its first `/`.
+pub(crate) fn redact_url(raw: &str) -> String {
+    let (before_fragment, fragment) = match raw.find('#') {
+        Some(i) => raw.split_at(i),
+        None => (raw, ""),
     };
-    let mut changed = false;
-    if !parsed.username().is_empty() {
-        changed |= parsed.set_username(REDACTED).is_ok();
+    let (before_query, query) = match before_fragment.find('?') {
+        Some(i) => (&before_fragment[..i], Some(&before_fragment[i + 1..])),
+        None => (before_fragment, None),
+    };
+    let authority_start = before_query.find("://").map_or(0, |i| i + 3);
+    let authority_end = before_query[authority_start..]
+        .find('/')
+        .map_or(before_query.len(), |i| authority_start + i);
+    let mut out = String::with_capacity(raw.len());
+    match before_query[authority_start..authority_end].rfind('@') {
+        Some(at) => {
+            out.push_str(&before_query[..authority_start]);
+            out.push_str(REDACTED);
+            out.push_str(&before_query[authority_start + at..]);
+        }
+        None => out.push_str(before_query),
     }
-    if parsed.password().is_some() {
-        changed |= parsed.set_password(Some(REDACTED)).is_ok();
-    }
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                if is_secret_parameter(&k) {
-                    changed = true;
-                    (k.into_owned(), REDACTED.to_owned())
-                } else {
-                    (k.into_owned(), v.into_owned())
-                }
+    if let Some(query) = query {
+        out.push('?');
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_credential(name) => format!("{name}={REDACTED}"),
+                _ => pair.to_owned(),
             })
             .collect();
-        if changed {
-            parsed.query_pairs_mut().clear().extend_pairs(pairs);
-        }
+        out.push_str(&parameters.join("&"));
     }
-    if !changed {
-        return raw.to_owned();
-    }
-    // The serializer percent-encodes `<` and `>`; show the marker as it is.
-    parsed.to_string().replace("%3Credacted%3E", REDACTED)
+    out.push_str(fragment);
+    out
 }
 
-fn is_secret_parameter(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_PARAMETERS.contains(&name.as_str())
-        || name.ends_with("_token")
-        || name.ends_with("_key")
-        || name.ends_with("secret")
+/// Whether a query parameter of this name carries a credential.
+fn is_credential(name: &str) -> bool {
+    let name = super::otlp::percent_decode(name).to_ascii_lowercase();
+    CREDENTIAL_PARAMETERS.iter().any(|word| name.contains(word))
 }
 
 /// The secrets of a configuration, to scrub from any text from outside before it is
 /// shown. `Debug` never shows them.
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 #[derive(Clone, Default)]
@@ -81,7 +91,11 @@ pub(crate) struct Secrets {
 }
 
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 impl fmt::Debug for Secrets {
@@ -92,13 +106,21 @@ impl fmt::Debug for Secrets {
 
 /// Secrets shorter than this are not scrubbed (they would match ordinary text).
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 const MIN_SECRET_LEN: usize = 4;
 
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 impl Secrets {
@@ -123,6 +145,10 @@ impl Secrets {
     }
 
     /// Adds the credentials of a URL: its password, user name and secret parameters.
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
     pub(crate) fn add_url(&mut self, raw: &str) {
         let Ok(parsed) = url::Url::parse(raw) else {
             return;
@@ -135,7 +161,7 @@ impl Secrets {
             self.add(parsed.username());
         }
         for (k, v) in parsed.query_pairs() {
-            if is_secret_parameter(&k) {
+            if is_credential(&k) {
                 self.add(&v);
             }
         }
@@ -155,7 +181,11 @@ impl Secrets {
 
 /// Authentication scheme names, which are not secret on their own.
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 fn is_scheme_word(part: &str) -> bool {
@@ -166,7 +196,11 @@ fn is_scheme_word(part: &str) -> bool {
 }
 
 #[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
+    not(any(
+        feature = "otlp-http",
+        feature = "otlp-grpc",
+        feature = "mlflow-server"
+    )),
     allow(dead_code)
 )]
 fn percent_encode(s: &str) -> String {
@@ -194,18 +228,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_lose_their_credentials() {
+    fn user_information_is_hidden() {
         assert_eq!(
-            url("https://user:p%40ss@collector:4318/v1/traces"),
-            "https://<redacted>:<redacted>@collector:4318/v1/traces"
+            redact_url("https://alice:s3cr3t@mlflow.example.com:5000/prefix"),
+            "https://<redacted>@mlflow.example.com:5000/prefix"
         );
         assert_eq!(
-            url("http://h:4318/v1/traces?api_key=SECRET&tenant=a&x_token=T0K3N"),
-            "http://h:4318/v1/traces?api_key=<redacted>&tenant=a&x_token=<redacted>"
+            redact_url("http://token@host/a@b"),
+            "http://<redacted>@host/a@b"
         );
-        assert_eq!(url("http://h:4318/v1/traces"), "http://h:4318/v1/traces");
-        assert_eq!(url("collector:4317"), "collector:4317");
-        assert_eq!(url("not a url"), "not a url");
+        assert_eq!(redact_url("user:pw@host:5000"), "<redacted>@host:5000");
+    }
+
+    #[test]
+    fn credential_like_parameters_are_hidden() {
+        assert_eq!(
+            redact_url("https://h/v1/traces?api_key=abc&region=eu&X-Amz-Signature=f00#frag"),
+            "https://h/v1/traces?api_key=<redacted>&region=eu&X-Amz-Signature=<redacted>#frag"
+        );
+        assert_eq!(
+            redact_url("https://h/?Access%5FToken=x&flag"),
+            "https://h/?Access%5FToken=<redacted>&flag"
+        );
+    }
+
+    #[test]
+    fn other_text_is_kept() {
+        for text in [
+            "http://127.0.0.1:5000",
+            "sqlite:////tmp/mlflow.db",
+            "not a url",
+            "",
+            "https://h/path?page=2",
+        ] {
+            assert_eq!(redact_url(text), text);
+        }
     }
 
     #[test]

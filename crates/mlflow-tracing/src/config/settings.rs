@@ -8,6 +8,7 @@ use opentelemetry_sdk::trace::SpanLimits;
 
 use super::metrics::{self, MetricsCode, MetricsSettings};
 use super::otlp::{self, OtlpCode, OtlpTraces};
+use super::server::{self, ServerSettings};
 use super::{
     ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
     parse_positive, parse_ratio, resolve_experiment, resolve_tracking_uri,
@@ -33,7 +34,7 @@ pub(crate) struct CodeSettings {
 }
 
 /// The resolved configuration of one pipeline, each value with where it came from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) tracking_uri: Setting<TrackingUri>,
     pub(crate) experiment: Setting<Experiment>,
@@ -49,6 +50,8 @@ pub(crate) struct Settings {
     /// metrics off (reported) and leaves traces alone.
     pub(crate) metrics: Result<Option<MetricsSettings>, ConfigError>,
     pub(crate) dual_export: Setting<bool>,
+    /// How to talk to the tracking server, when the tracking URI names one.
+    pub(crate) server: Option<ServerSettings>,
     /// `mlflow.user`, `mlflow.source.*`: metadata every trace carries.
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
 }
@@ -130,7 +133,12 @@ impl Settings {
             parse_bool,
             false,
         )?;
+        let server = match tracking_uri.value.server() {
+            Some(url) => Some(server::resolve(e, url, &tracking_uri.source)?),
+            None => None,
+        };
         Ok(Settings {
+            server,
             tracking_uri,
             experiment,
             sampling_ratio,
@@ -164,6 +172,7 @@ impl Settings {
             otlp: None,
             metrics: Ok(None),
             dual_export: Setting::new(false, Source::Default),
+            server: None,
             trace_metadata: Vec::new(),
         }
     }
@@ -252,6 +261,35 @@ mod tests {
         };
         let err = resolve(&[], &code).unwrap_err();
         assert_eq!(err.variable(), "buffer_ttl");
+    }
+
+    #[test]
+    fn a_server_uri_resolves_how_to_talk_to_it() {
+        let s = resolve(
+            &[("MLFLOW_TRACKING_URI", "http://h:5000")],
+            &CodeSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(s.tracking_uri.value.to_string(), "http://h:5000");
+        assert_eq!(s.server.unwrap().http.max_retries.value, 7);
+        let local = resolve(
+            &[("MLFLOW_HTTP_REQUEST_TIMEOUT", "x")],
+            &CodeSettings::default(),
+        )
+        .unwrap();
+        assert!(
+            local.server.is_none(),
+            "server settings only matter for a server"
+        );
+        let err = resolve(
+            &[
+                ("MLFLOW_TRACKING_URI", "http://h:5000"),
+                ("MLFLOW_HTTP_REQUEST_TIMEOUT", "x"),
+            ],
+            &CodeSettings::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.variable(), "MLFLOW_HTTP_REQUEST_TIMEOUT");
     }
 
     #[test]

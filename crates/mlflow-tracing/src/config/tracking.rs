@@ -4,12 +4,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::server::ServerUrl;
 use super::{ConfigError, Env, Setting, Source, env};
 
 /// Where MLflow traces are stored, parsed from a tracking URI (`MLFLOW_TRACKING_URI`,
 /// [`set_tracking_uri`](crate::set_tracking_uri)).
 ///
-/// Displays in MLflow's spelling (`sqlite:////abs/path/mlflow.db`).
+/// Displays in MLflow's spelling (`sqlite:////abs/path/mlflow.db`, `http://host:5000`),
+/// never with credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TrackingUri {
@@ -18,11 +20,18 @@ pub enum TrackingUri {
         /// The database file.
         path: PathBuf,
     },
+    /// An MLflow tracking server (`http://host:5000`, `https://user:password@host`), reached
+    /// over its REST API.
+    Server {
+        /// The server's URL.
+        url: ServerUrl,
+    },
 }
 
 /// What a tracking URI may be, for error messages.
 const ACCEPTED: &str = "sqlite:///<path to an MLflow SQLite database> \
-     (three slashes and a relative path, or four slashes and an absolute path)";
+     (three slashes and a relative path, or four slashes and an absolute path), or the \
+     http:// or https:// URL of an MLflow tracking server";
 
 impl TrackingUri {
     /// The default: `mlflow.db` in `cwd`.
@@ -77,14 +86,14 @@ impl TrackingUri {
             };
             return Ok(TrackingUri::Sqlite { path });
         }
-        let expected = if raw.starts_with("http://") || raw.starts_with("https://") {
-            format!(
-                "{ACCEPTED}. Exporting to an MLflow tracking server over REST is not supported \
-                 yet: send traces to the server's OTLP endpoint instead \
-                 (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={}/v1/traces with header \
-                 x-mlflow-experiment-id)",
-                raw.trim_end_matches('/')
-            )
+        if raw.starts_with("http://") || raw.starts_with("https://") {
+            return Ok(TrackingUri::Server {
+                url: ServerUrl::parse(variable, raw)?,
+            });
+        }
+        let shown = super::redact::redact_url(raw);
+        let expected = if raw.starts_with("databricks") {
+            format!("{ACCEPTED}. Databricks workspaces are not supported")
         } else if raw.starts_with("file:") || !raw.contains(':') {
             format!(
                 "{ACCEPTED}. MLflow's ./mlruns file store is in maintenance mode and is not \
@@ -93,7 +102,15 @@ impl TrackingUri {
         } else {
             ACCEPTED.to_owned()
         };
-        Err(ConfigError::new(variable, raw, expected))
+        Err(ConfigError::new(variable, &shown, expected))
+    }
+
+    /// The tracking server's URL, when the URI names one.
+    pub(crate) fn server(&self) -> Option<&ServerUrl> {
+        match self {
+            TrackingUri::Server { url } => Some(url),
+            TrackingUri::Sqlite { .. } => None,
+        }
     }
 }
 
@@ -102,6 +119,7 @@ impl fmt::Display for TrackingUri {
         match self {
             // Paths are absolute, so this yields SQLAlchemy's four-slash form.
             TrackingUri::Sqlite { path } => write!(f, "sqlite:///{}", path.display()),
+            TrackingUri::Server { url } => write!(f, "{url}"),
         }
     }
 }
@@ -214,10 +232,16 @@ mod tests {
             let err = TrackingUri::parse_in("MLFLOW_TRACKING_URI", bad, cwd).unwrap_err();
             assert_eq!(err.variable(), "MLFLOW_TRACKING_URI");
         }
-        let err = TrackingUri::parse_in("MLFLOW_TRACKING_URI", "http://localhost:5000/", cwd)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("http://localhost:5000/v1/traces"), "{err}");
+        let server =
+            TrackingUri::parse_in("MLFLOW_TRACKING_URI", "http://localhost:5000/", cwd).unwrap();
+        assert_eq!(server.to_string(), "http://localhost:5000");
+        assert!(server.server().is_some());
+        let secret = TrackingUri::parse_in("V", "https://u:s3cr3t@h", cwd).unwrap();
+        assert_eq!(secret.to_string(), "https://<redacted>@h");
+        assert!(!format!("{secret:?}").contains("s3cr3t"));
+        let err = TrackingUri::parse_in("V", "databricks://u:s3cr3t@x", cwd).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(err.to_string().contains("Databricks"), "{err}");
         let err = TrackingUri::parse_in("MLFLOW_TRACKING_URI", "./mlruns", cwd).unwrap_err();
         assert!(err.to_string().contains("maintenance mode"), "{err}");
     }

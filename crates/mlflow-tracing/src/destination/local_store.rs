@@ -13,6 +13,7 @@ pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError>
     }
     match &settings.tracking_uri.value {
         TrackingUri::Sqlite { path } => imp::sink(path, &settings.experiment.value).map(Some),
+        TrackingUri::Server { .. } => Ok(None),
     }
 }
 

@@ -22,8 +22,15 @@ mod custom;
 mod local_store;
 mod metrics;
 mod otlp;
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "mlflow-server"
+))]
+mod retry;
 mod routes;
 mod select;
+mod server;
 mod worker;
 
 use std::fmt;
@@ -43,6 +50,7 @@ pub use custom::TraceExporter;
 pub(crate) use metrics::problem as metrics_problem;
 pub(crate) use routes::Routes;
 pub(crate) use select::{experiment_id_by_name, select};
+pub(crate) use server::{ServerReader, open_reader as open_server_reader};
 
 /// The span metrics sink alone, when the settings configure it (see [`select`]).
 pub(crate) fn select_metrics(settings: &Settings) -> Result<Option<AnySink>, BuildError> {
@@ -79,6 +87,10 @@ impl Deref for CompletedTrace {
 /// spans of a trace that ended with no update in between; span metrics label spans with
 /// it.
 #[derive(Debug, Default)]
+#[cfg_attr(
+    not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
+    allow(dead_code)
+)]
 pub(crate) struct TraceSnapshot {
     /// The experiment id, when known without asking a store (`None` for an experiment
     /// given by name).

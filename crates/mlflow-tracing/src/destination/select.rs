@@ -4,7 +4,7 @@
 //! call for it (and fails with the missing cargo feature when they call for it but it is
 //! not compiled in). Adding a destination is one module and one line in [`SELECTORS`].
 
-use super::{AnySink, local_store, metrics, otlp};
+use super::{AnySink, local_store, metrics, otlp, server};
 use crate::config::{Settings, TrackingUri};
 use crate::error::BuildError;
 
@@ -15,8 +15,10 @@ type Selector = fn(&Settings) -> Result<Option<AnySink>, BuildError>;
 const SELECTORS: &[Selector] = &[
     // OTLP, when an endpoint is configured.
     otlp::select,
-    // The MLflow store the tracking URI names, unless OTLP replaces it.
+    // The MLflow SQLite store the tracking URI names, unless OTLP replaces it.
     local_store::select,
+    // The MLflow tracking server the tracking URI names, unless OTLP replaces it.
+    server::select,
     // The span-duration histogram, when a metrics endpoint is configured (whatever the
     // trace destinations).
     metrics::select,
@@ -31,10 +33,11 @@ pub(crate) fn select(settings: &Settings) -> Result<Vec<AnySink>, BuildError> {
     Ok(sinks)
 }
 
-/// The id of the experiment named `name` in the store `uri` names, created when missing
-/// (`set_experiment`).
-pub(crate) fn experiment_id_by_name(uri: &TrackingUri, name: &str) -> Result<String, BuildError> {
-    match uri {
+/// The id of the experiment named `name` in the store the tracking URI of `settings` names,
+/// created when missing (`set_experiment`).
+pub(crate) fn experiment_id_by_name(settings: &Settings, name: &str) -> Result<String, BuildError> {
+    match &settings.tracking_uri.value {
         TrackingUri::Sqlite { path } => local_store::experiment_id_by_name(path, name),
+        TrackingUri::Server { .. } => server::experiment_id_by_name(settings, name),
     }
 }

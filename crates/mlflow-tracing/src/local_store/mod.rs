@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-pub use read::{LocalStore, TraceSummary};
+pub use crate::model::TraceSummary;
+pub use read::LocalStore;
 
 /// The schema this crate creates and writes: MLflow 3.17.2 at its alembic head.
 const SCHEMA_SQL: &str = include_str!("schema/mlflow.sql");
@@ -98,6 +99,11 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// The tracking URI names a tracking server, not a local database.
+    NotLocal {
+        /// The URI (without credentials).
+        uri: String,
+    },
     /// SQLite or file-system failure.
     Sqlite {
         /// What was being done.
@@ -147,6 +153,10 @@ impl fmt::Display for StoreError {
             StoreError::InvalidExperimentName { name } => {
                 write!(f, "invalid experiment name {name:?}: it must not be empty")
             }
+            StoreError::NotLocal { uri } => write!(
+                f,
+                "{uri} is an MLflow tracking server, not a local MLflow database"
+            ),
             StoreError::Sqlite { context, source } => write!(f, "{context}: {source}"),
         }
     }

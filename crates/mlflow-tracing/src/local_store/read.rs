@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::{StoreError, sqlite_err};
 use crate::config::TrackingUri;
 use crate::keys::{metadata, tag};
-use crate::model::{Span, Trace, TraceInfo};
+use crate::model::{Span, Trace, TraceInfo, TraceSummary};
 use crate::types::TraceState;
 
 /// Read-only access to the traces of an MLflow SQLite database.
@@ -25,25 +25,6 @@ use crate::types::TraceState;
 pub struct LocalStore {
     conn: Connection,
     path: PathBuf,
-}
-
-/// A trace's info and its number of spans, as listed by [`LocalStore::list_traces`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceSummary {
-    info: TraceInfo,
-    span_count: usize,
-}
-
-impl TraceSummary {
-    /// The trace's info.
-    pub fn info(&self) -> &TraceInfo {
-        &self.info
-    }
-
-    /// How many spans the trace has.
-    pub fn span_count(&self) -> usize {
-        self.span_count
-    }
 }
 
 impl LocalStore {
@@ -71,11 +52,42 @@ impl LocalStore {
     }
 
     /// Opens the local store a tracking URI names (read-only). A URI that names no local
-    /// store (a future server URI) is an error saying so.
+    /// store (a tracking server) is an error saying so; [`TraceReader`](crate::TraceReader)
+    /// reads from either.
     pub fn open_uri(uri: &TrackingUri) -> Result<LocalStore, StoreError> {
         match uri {
             TrackingUri::Sqlite { path } => LocalStore::open(path),
+            other => Err(StoreError::NotLocal {
+                uri: other.to_string(),
+            }),
         }
+    }
+
+    /// The id of the active experiment named `name`; `None` when there is none (nothing
+    /// is created).
+    pub fn experiment_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.experiment_row("name = ?1 AND workspace = 'default'", name)
+    }
+
+    /// `id` when an active experiment has it; `None` otherwise.
+    pub fn active_experiment(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.experiment_row("CAST(experiment_id AS TEXT) = ?1", id)
+    }
+
+    /// The id of the active experiment matching `condition` on `value`.
+    fn experiment_row(&self, condition: &str, value: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT experiment_id FROM experiments WHERE {condition} \
+                     AND lifecycle_stage = 'active'"
+                ),
+                [value],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|id| id.map(|id| id.to_string()))
+            .map_err(sqlite_err("reading experiments"))
     }
 
     /// The database file.
@@ -116,10 +128,10 @@ impl LocalStore {
             .map_err(sqlite_err("listing traces"))?;
         rows.into_iter()
             .map(|(info, span_count)| {
-                Ok(TraceSummary {
-                    info: self.with_tags_and_metadata(info)?,
-                    span_count,
-                })
+                Ok(TraceSummary::new(
+                    self.with_tags_and_metadata(info)?,
+                    Some(span_count),
+                ))
             })
             .collect()
     }

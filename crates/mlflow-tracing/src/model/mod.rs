@@ -6,11 +6,11 @@
 //! attributes are kept as stored: MLflow's own attributes are JSON-encoded strings
 //! (`mlflow.spanType` is `"\"LLM\""`); [`Span::attribute`] decodes them.
 
-#[cfg(feature = "local-store")]
+#[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 pub(crate) mod size_stats;
 mod span;
 mod span_json;
-#[cfg(feature = "local-store")]
+#[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 mod span_parse;
 pub(crate) mod summary;
 mod trace;
@@ -20,7 +20,7 @@ use opentelemetry::{Array, KeyValue, Value as OtelValue};
 use serde_json::Value;
 
 pub use span::{Span, SpanEvent};
-pub use trace::{Trace, TraceInfo};
+pub use trace::{Trace, TraceInfo, TraceSummary};
 pub use update::{TraceUpdate, UpdateTraceError};
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "local-store")]
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
     #[test]
     fn size_stats_match_the_python_sdk() {
         // Expected sizes computed with mlflow 3.17.2:
@@ -198,7 +198,7 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "local-store")]
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
     #[test]
     fn size_stats_truncate_and_escape_like_python() {
         // mlflow 3.17.2: TraceInfo(trace_id="tr-000…01", experiment "12",
@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(total, 51321);
     }
 
-    #[cfg(feature = "local-store")]
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
     #[test]
     fn percentiles_interpolate() {
         // The chain trace written by the Python SDK: spans of 717, 1097 and 1162 bytes gave
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), 0.0);
     }
 
-    #[cfg(feature = "local-store")]
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
     #[test]
     fn timestamps() {
         assert_eq!(timestamp_json(1795462123628), "2026-11-23T19:28:43.628Z");

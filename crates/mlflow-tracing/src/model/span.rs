@@ -150,7 +150,7 @@ impl Span {
         crate::json::dumps(&super::span_json::MlflowSpanDict(self))
     }
 
-    #[cfg(feature = "local-store")]
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
     /// Length of `json.dumps(span.to_dict())` (ASCII-escaped), MLflow's span size.
     pub(crate) fn mlflow_json_ascii_len(&self) -> usize {
         crate::json::ascii_len(&super::span_json::MlflowSpanDict(self))

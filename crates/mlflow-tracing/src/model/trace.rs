@@ -121,3 +121,31 @@ impl TraceInfo {
         self.tags.get(keys::tag::TRACE_NAME).map(String::as_str)
     }
 }
+
+/// A trace's info and its number of spans, as listed by
+/// [`TraceReader::list_traces`](crate::TraceReader::list_traces).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSummary {
+    info: TraceInfo,
+    span_count: Option<usize>,
+}
+
+impl TraceSummary {
+    #[cfg_attr(
+        not(any(feature = "local-store", feature = "mlflow-server")),
+        allow(dead_code)
+    )]
+    pub(crate) fn new(info: TraceInfo, span_count: Option<usize>) -> Self {
+        TraceSummary { info, span_count }
+    }
+
+    /// The trace's info.
+    pub fn info(&self) -> &TraceInfo {
+        &self.info
+    }
+
+    /// How many spans the trace has, when the store says so without reading them.
+    pub fn span_count(&self) -> Option<usize> {
+        self.span_count
+    }
+}

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use super::doctor::{self, Diagnosis};
 use super::global::{self, TracingGuard};
+use super::reader::{self, TraceReader};
 use super::tracing::Tracing;
 use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings, Temporality};
 use crate::destination::{self, AnySink, CustomSink, TraceExporter};
-use crate::error::BuildError;
+use crate::error::{BuildError, ReadError};
 use crate::pipeline::Pipeline;
 
 /// Configures a [`Tracing`] pipeline. Values set here win over the environment.
@@ -61,7 +62,8 @@ impl TracingBuilder {
         self
     }
 
-    /// Where traces go (`MLFLOW_TRACKING_URI`), e.g. `sqlite:///mlflow.db`.
+    /// Where traces go (`MLFLOW_TRACKING_URI`), e.g. `sqlite:///mlflow.db` or
+    /// `http://mlflow:5000`.
     pub fn tracking_uri(mut self, uri: impl Into<String>) -> Self {
         self.code.tracking_uri = Some(uri.into());
         self
@@ -247,6 +249,17 @@ impl TracingBuilder {
     pub fn diagnose(self) -> Result<Diagnosis, BuildError> {
         let (settings, sinks) = self.resolve()?;
         Ok(doctor::diagnose(&settings, sinks))
+    }
+
+    /// A reader of the traces in the store the tracking URI names (an MLflow SQLite
+    /// database or an MLflow tracking server), for the configured experiment (looked up,
+    /// never created), or for every experiment when none is configured. Records nothing.
+    pub fn reader(self) -> Result<TraceReader, ReadError> {
+        let cwd = std::env::current_dir().map_err(|source| ReadError::Io {
+            context: "reading the working directory".to_owned(),
+            source,
+        })?;
+        reader::open(&Settings::resolve(&self.env, &self.code, &cwd)?)
     }
 
     /// The settings, and the sinks: those added in code, then those the configuration

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::tracing::Tracing;
 use crate::config::{
-    self, CodeSettings, ConfigError, Env, Experiment, TrackingUri, resolve_tracking_uri,
+    self, CodeSettings, ConfigError, Env, Experiment, Settings, TrackingUri, resolve_tracking_uri,
 };
 use crate::destination;
 use crate::error::{BuildError, FlushError};
@@ -214,7 +214,12 @@ pub fn get_tracking_uri() -> String {
 /// Makes the experiment named `name` the one traces go to, creating it if it does not
 /// exist, like `mlflow.set_experiment`. Returns its id.
 pub fn set_experiment(name: &str) -> Result<String, BuildError> {
-    let id = destination::experiment_id_by_name(&tracking_uri()?, name)?;
+    let code = CodeSettings {
+        tracking_uri: CodeConfig::current().tracking_uri,
+        ..CodeSettings::default()
+    };
+    let settings = Settings::resolve(&Env::process(), &code, &config::current_dir())?;
+    let id = destination::experiment_id_by_name(&settings, name)?;
     if let Ok(mut code) = CODE.lock() {
         code.experiment = Some(Experiment::Id(id.clone()));
     }

@@ -1,9 +1,11 @@
 //! Setting tracing up: the [`Tracing`] handle and its [`TracingBuilder`], the global and
-//! thread-scoped defaults with the exit hook, and `doctor`.
+//! thread-scoped defaults with the exit hook, `doctor`, and the [`TraceReader`] that reads
+//! traces back from the configured store.
 
 mod builder;
 pub mod doctor;
 mod global;
+mod reader;
 mod tracing;
 
 pub use builder::TracingBuilder;
@@ -12,4 +14,5 @@ pub use global::{
     DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
     shutdown, tracking_uri,
 };
+pub use reader::TraceReader;
 pub use tracing::Tracing;

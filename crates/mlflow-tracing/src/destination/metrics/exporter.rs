@@ -19,9 +19,9 @@ use crate::config::Temporality;
 use crate::config::metrics::MetricsSettings;
 use crate::config::otlp::OtlpSettings;
 use crate::destination::otlp::encode;
-use crate::destination::otlp::retry::Retry;
 use crate::destination::otlp::tls::TlsMaterial;
 use crate::destination::otlp::transport::{self, Transport};
+use crate::destination::retry::Retry;
 use crate::report;
 
 type MetricsTransport = Box<dyn Transport<ExportMetricsServiceRequest>>;

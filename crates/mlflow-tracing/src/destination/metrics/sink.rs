@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use super::recorder::{self, Recorder};
 use crate::config::metrics::{MetricAttributes, MetricsSettings};
-use crate::config::{Destination, Experiment, Settings, TrackingUri};
+use crate::config::{Destination, Experiment, Settings};
 use crate::destination::otlp::doctor;
 use crate::destination::otlp::tls::TlsMaterial;
 use crate::destination::otlp::transport::{self, Transport, warn_on_port_mismatch};
@@ -24,7 +24,7 @@ pub(super) struct MetricsSink {
     recorder: Option<Arc<Recorder>>,
     /// For an experiment given by name: where to look its id up (the MLflow store traces
     /// go to), and the id once known.
-    named_experiment: Option<(TrackingUri, String)>,
+    named_experiment: Option<(Box<Settings>, String)>,
     experiment_id: Option<Arc<str>>,
     /// The trace attributes of the last trace seen, reused while its spans keep coming.
     last_trace: Option<(Arc<TraceSnapshot>, Vec<KeyValue>)>,
@@ -36,7 +36,7 @@ impl MetricsSink {
         warn_on_port_mismatch(&metrics.exporter);
         let named_experiment = match &settings.experiment.value {
             Experiment::Name(name) if settings.exports_to_store() => {
-                Some((settings.tracking_uri.value.clone(), name.clone()))
+                Some((Box::new(settings.clone()), name.clone()))
             }
             _ => None,
         };
@@ -64,18 +64,20 @@ impl MetricsSink {
         }
         if self.experiment_id.is_none() {
             let id = match self.named_experiment.take() {
-                Some((uri, name)) => match crate::destination::experiment_id_by_name(&uri, &name) {
-                    Ok(id) => id,
-                    Err(err) => {
-                        report::warn("metrics-experiment", || {
-                            format!(
-                                "the span metrics' experiment_id is empty: the id of \
+                Some((settings, name)) => {
+                    match crate::destination::experiment_id_by_name(&settings, &name) {
+                        Ok(id) => id,
+                        Err(err) => {
+                            report::warn("metrics-experiment", || {
+                                format!(
+                                    "the span metrics' experiment_id is empty: the id of \
                                  experiment {name:?} could not be found: {err}"
-                            )
-                        });
-                        String::new()
+                                )
+                            });
+                            String::new()
+                        }
                     }
-                },
+                }
                 None => String::new(),
             };
             self.experiment_id = Some(id.into());

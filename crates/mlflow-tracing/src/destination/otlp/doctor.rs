@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use super::retry::Retry;
 use super::transport::{OtlpRequest, Transport};
 use crate::config::otlp::{OtlpSettings, Protocol};
 use crate::config::signal::Signal;
 use crate::destination::Check;
+use crate::destination::retry::Retry;
 
 /// Connects, then sends an empty export request of the signal, and explains what came
 /// back.

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
 use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings};
+use crate::destination::retry::{Retry, SendError};
 
 pub(super) struct GrpcTransport {
     runtime: tokio::runtime::Runtime,

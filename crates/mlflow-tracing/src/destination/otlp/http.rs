@@ -12,11 +12,11 @@ use reqwest::header::{
     CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
 
-use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
 use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
 use crate::config::redact;
+use crate::destination::retry::{Retry, SendError, parse_retry_after};
 
 pub(super) struct HttpTransport {
     client: Client,
@@ -64,7 +64,7 @@ impl HttpTransport {
         }
         Ok(HttpTransport {
             client,
-            shown_url: redact::url(&url),
+            shown_url: redact::redact_url(&url),
             url,
             json: settings.protocol.value == Protocol::HttpJson,
             gzip: settings.compression.value == Compression::Gzip,
@@ -144,6 +144,7 @@ impl HttpTransport {
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
         let detail = response_detail(response);
         let message = scrub(
@@ -203,67 +204,5 @@ fn parse_response<R: OtlpRequest>(
         serde_json::from_slice::<R::Response>(&bytes).ok()
     } else {
         R::Response::decode(bytes.as_ref()).ok()
-    }
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate(text)?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn httpdate(text: &str) -> Option<std::time::SystemTime> {
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts[..] else {
-        return None;
-    };
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == month)? as i64
-        + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
-    let [h, m, s] = hms[..] else { return None };
-    // Days from civil (Howard Hinnant).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + m * 60 + s;
-    Some(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_and_dates() {
-        assert_eq!(
-            parse_retry_after(&HeaderValue::from_static("3")),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(
-            httpdate("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(std::time::UNIX_EPOCH + Duration::from_secs(784_111_777))
-        );
-        assert_eq!(
-            parse_retry_after(&HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT")),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
     }
 }

@@ -18,8 +18,6 @@ mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-pub(super) mod retry;
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 mod sink;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 pub(super) mod tls;

@@ -4,12 +4,12 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::retry::Retry;
 use super::tls::TlsMaterial;
 use super::transport::{self, Transport, warn_on_port_mismatch};
 use super::{doctor, encode};
 use crate::config::otlp::{BatchSettings, OtlpSettings, OtlpTraces};
 use crate::config::{Destination, redact};
+use crate::destination::retry::Retry;
 use crate::destination::{Batching, Check, ExportError, Sink, SpanItem};
 use crate::error::BuildError;
 
@@ -56,7 +56,7 @@ impl Sink<SpanItem> for OtlpSink {
     fn destination(&self) -> Destination {
         Destination::Otlp {
             protocol: self.settings.protocol.value,
-            endpoint: redact::url(&self.settings.endpoint.value),
+            endpoint: redact::redact_url(&self.settings.endpoint.value),
         }
     }
 

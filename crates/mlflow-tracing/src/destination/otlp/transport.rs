@@ -10,10 +10,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-use super::retry::{Retry, SendError};
 use super::tls::TlsMaterial;
 use crate::config::otlp::{OtlpSettings, Protocol};
 use crate::config::redact::{self, Secrets};
+use crate::destination::retry::{Retry, SendError};
 use crate::report;
 
 /// One signal's OTLP export request, as both transports send it: protobuf or OTLP/JSON
@@ -121,7 +121,7 @@ pub(crate) fn connect<R: OtlpRequest>(
 /// One warning when the port looks like the other protocol's: HTTP sent to the gRPC port
 /// 4317 fails with a protocol error, gRPC sent to the HTTP port 4318 likewise.
 pub(crate) fn warn_on_port_mismatch(settings: &OtlpSettings) {
-    let endpoint = redact::url(&settings.endpoint.value);
+    let endpoint = redact::redact_url(&settings.endpoint.value);
     let protocol = settings.protocol.value;
     let variable = settings.signal.vars().protocol;
     let advice = match (protocol, settings.url.port()) {
