@@ -8,9 +8,7 @@ use std::time::Duration;
 use super::entries::{ExporterNames, entry, exporter_entries, millis, resource_entries};
 use super::otlp::{self, OtlpCode, OtlpSettings, resolve_exporter};
 use super::signal::Signal;
-use super::{
-    ConfigEntry, ConfigError, Env, Setting, Settings, Source, env, parse_positive, parse_u64,
-};
+use super::{ConfigEntry, ConfigError, Env, Setting, Settings, Source, env, parse_positive};
 
 /// How the span-duration histogram aggregates over time
 /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
@@ -195,7 +193,12 @@ pub(crate) fn resolve_metrics(
         )
         .map(otlp::millis)?;
     let export_timeout = e
-        .resolve(None, &[env::OTEL_METRIC_EXPORT_TIMEOUT], parse_u64, 30_000)
+        .resolve(
+            None,
+            &[env::OTEL_METRIC_EXPORT_TIMEOUT],
+            parse_positive,
+            30_000,
+        )
         .map(otlp::millis)?;
     let attributes = match &code.attributes {
         Some(patterns) => Setting::new(
@@ -373,6 +376,7 @@ mod tests {
             ),
             ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
             ("OTEL_METRIC_EXPORT_TIMEOUT", "1m"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "0"),
             ("OTEL_METRICS_EXPORTER", "prometheus"),
             ("MLFLOW_TRACE_METRICS_ATTRIBUTES", "env,tags.team"),
         ] {

@@ -190,7 +190,12 @@ pub(crate) fn resolve_traces(e: &Env, code: &OtlpCode) -> Result<Option<OtlpTrac
         )?,
         max_queue_size: e.resolve_optional(&[env::OTEL_BSP_MAX_QUEUE_SIZE], parse_positive)?,
         export_timeout: e
-            .resolve(None, &[env::OTEL_BSP_EXPORT_TIMEOUT], parse_u64, 30_000)
+            .resolve(
+                None,
+                &[env::OTEL_BSP_EXPORT_TIMEOUT],
+                parse_positive,
+                30_000,
+            )
             .map(millis)?,
     };
     Ok(Some(OtlpTraces { exporter, batch }))
@@ -237,7 +242,10 @@ pub(crate) fn resolve_exporter(
     };
     let endpoint = Setting::new(endpoint, source);
     let headers = match &code.headers {
-        Some(headers) => Setting::new(Headers(headers.clone()), Source::Code),
+        Some(headers) => {
+            check_code_headers(headers_method(signal), headers)?;
+            Setting::new(Headers(headers.clone()), Source::Code)
+        }
         None => {
             let candidates = [vars.headers, env::OTEL_EXPORTER_OTLP_HEADERS];
             match candidates
@@ -249,11 +257,22 @@ pub(crate) fn resolve_exporter(
             }
         }
     };
+    if protocol.value == Protocol::Grpc {
+        check_grpc_names(headers.variable_or(headers_method(signal)), &headers.value)?;
+    }
+    // Only the traces' timeout can be set in code (`otlp_timeout`).
+    if code.timeout.is_some_and(|t| t.as_millis() == 0) {
+        return Err(ConfigError::new(
+            "otlp_timeout",
+            "0",
+            "a timeout of at least 1 ms",
+        ));
+    }
     let timeout = e
         .resolve(
             code.timeout.map(|d| d.as_millis() as u64),
             &[vars.timeout, env::OTEL_EXPORTER_OTLP_TIMEOUT],
-            parse_u64,
+            parse_positive,
             10_000,
         )
         .map(millis)?;
@@ -320,6 +339,14 @@ fn endpoint_method(signal: Signal) -> &'static str {
     }
 }
 
+/// The builder method that sets the headers of `signal`.
+fn headers_method(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "otlp_headers",
+        Signal::Metrics => "metrics_headers",
+    }
+}
+
 pub(super) fn millis(s: Setting<u64>) -> Setting<Duration> {
     Setting::new(Duration::from_millis(s.value), s.source)
 }
@@ -376,19 +403,64 @@ pub(crate) fn parse_headers(variable: &'static str, raw: &str) -> Result<Headers
                 ),
             ));
         };
-        let key = percent_decode(key.trim());
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        let (key, value) = (percent_decode(key.trim()), percent_decode(value.trim()));
+        check_header(variable, i + 1, &key, &value)?;
+        headers.push((key.to_ascii_lowercase(), value));
+    }
+    Ok(Headers(headers))
+}
+
+/// Checks that a header can be sent as it is, over HTTP and as gRPC metadata: the name an
+/// HTTP token, the value printable ASCII (no control character, no line break: `%0A`
+/// would otherwise fail every export). Errors name the entry, never the value.
+fn check_header(variable: &str, entry: usize, key: &str, value: &str) -> Result<(), ConfigError> {
+    const TOKEN_PUNCTUATION: &[u8] = b"!#$%&'*+-.^_`|~";
+    let problem = if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || TOKEN_PUNCTUATION.contains(&b))
+    {
+        "has an invalid header name (letters, digits and !#$%&'*+-.^_`|~ are accepted)"
+    } else if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        "has a value with a control or non-ASCII character (header values must be printable \
+         ASCII)"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::secret(
+        variable,
+        format!("comma-separated key=value pairs; entry {entry} {problem}"),
+    ))
+}
+
+/// Checks headers given in code (`otlp_headers`, `metrics_headers`) as those of a variable
+/// are checked.
+fn check_code_headers(method: &str, headers: &[(String, String)]) -> Result<(), ConfigError> {
+    for (i, (key, value)) in headers.iter().enumerate() {
+        check_header(method, i + 1, key, value)?;
+    }
+    Ok(())
+}
+
+/// gRPC metadata names are narrower than HTTP header names: lowercase letters, digits,
+/// `-`, `_` and `.`; names ending in `-bin` carry binary values, which a variable cannot.
+fn check_grpc_names(variable: &str, headers: &Headers) -> Result<(), ConfigError> {
+    for (i, (key, _)) in headers.0.iter().enumerate() {
+        let valid = key.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        }) && !key.ends_with("-bin");
+        if !valid {
             return Err(ConfigError::secret(
                 variable,
                 format!(
-                    "comma-separated key=value pairs; entry {} has an invalid header name",
+                    "gRPC metadata names (letters, digits, '-', '_', '.'; not ending in -bin): \
+                     entry {} is {key:?}",
                     i + 1
                 ),
             ));
         }
-        headers.push((key.to_ascii_lowercase(), percent_decode(value.trim())));
     }
-    Ok(Headers(headers))
+    Ok(())
 }
 
 /// Decodes `%XX` sequences; anything else is kept as it is.
@@ -586,11 +658,15 @@ mod tests {
                 "thrift",
                 "one of grpc, http/protobuf, http/json",
             ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "a positive integer"),
+            // A zero timeout would fail every export.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0", "a positive integer"),
             (
-                "OTEL_EXPORTER_OTLP_TIMEOUT",
-                "10s",
-                "a non-negative integer",
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                "0",
+                "a positive integer",
             ),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "0", "a positive integer"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "gzip or none"),
             (
                 "OTEL_EXPORTER_OTLP_INSECURE",
@@ -652,6 +728,63 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(s.headers.value.0, [("b".to_owned(), "2".to_owned())]);
+    }
+
+    #[test]
+    fn headers_that_cannot_be_sent_are_refused_at_build() {
+        // A line break, a NUL, a non-ASCII character: every export would fail.
+        for raw in [
+            "a=s3c%0Ar3t",
+            "ok=1,b=s3c%00r3t",
+            "c=s3c%C3%A9r3t",
+            "d=s3c%09r3t",
+        ] {
+            let err = parse_headers("OTEL_EXPORTER_OTLP_HEADERS", raw).unwrap_err();
+            assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_HEADERS");
+            assert!(err.to_string().contains("printable"), "{err}");
+            assert!(
+                !err.to_string().contains("s3c"),
+                "the value is never shown: {err}"
+            );
+        }
+        let err = parse_headers("V", "good=1,bad(name)=2").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("entry 2 has an invalid header name"),
+            "{err}"
+        );
+        // Names valid in HTTP but not as gRPC metadata are refused for gRPC only.
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=1,x!y=2"),
+        ];
+        let err = resolve(&vars).unwrap_err();
+        assert_eq!(err.variable(), "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+        assert!(err.to_string().contains("entry 2 is \"x!y\""), "{err}");
+        let http = [
+            vars[0],
+            vars[1],
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ];
+        assert!(resolve(&http).unwrap().is_some());
+        let err = resolve(&[vars[0], ("OTEL_EXPORTER_OTLP_HEADERS", "key-bin=AAAA")]).unwrap_err();
+        assert!(err.to_string().contains("-bin"), "{err}");
+        // Headers and timeouts given in code are checked too.
+        let code = OtlpCode {
+            endpoint: Some("http://h:4317".into()),
+            headers: Some(vec![("authorization".into(), "Bearer a\nb".into())]),
+            ..OtlpCode::default()
+        };
+        let err = resolve_traces(&Env::from_fn(|_| None), &code).unwrap_err();
+        assert_eq!(err.variable(), "otlp_headers");
+        assert!(!err.to_string().contains("Bearer"), "{err}");
+        let code = OtlpCode {
+            endpoint: Some("http://h:4317".into()),
+            timeout: Some(Duration::ZERO),
+            ..OtlpCode::default()
+        };
+        let err = resolve_traces(&Env::from_fn(|_| None), &code).unwrap_err();
+        assert_eq!(err.variable(), "otlp_timeout");
     }
 
     #[test]
