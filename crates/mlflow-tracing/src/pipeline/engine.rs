@@ -172,9 +172,15 @@ impl Core {
         }
     }
 
-    /// What was lost over the pipeline's whole life (for the report at exit).
-    pub(crate) fn lifetime_losses(&self) -> LossReport {
-        LossReport::between(&self.zero_stats(), &self.stats(), Vec::new())
+    /// What was lost since the last flush reported losses (for the report at exit): each
+    /// loss is reported once, by a flush or at exit.
+    pub(crate) fn unreported_losses(&self) -> LossReport {
+        let now = self.stats();
+        let mut last = Self::lock(&self.last_flush);
+        let before = last.take().unwrap_or_else(|| self.zero_stats());
+        let report = LossReport::between(&before, &now, Vec::new());
+        *last = Some(now);
+        report
     }
 
     fn zero_stats(&self) -> Stats {

@@ -50,17 +50,20 @@ extern "C" fn flush_at_exit() {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            let when = if outcome.finished {
-                "before exit"
-            } else {
-                "before exit (the flush timeout, MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS, ran out)"
-            };
+            let destinations = destinations.join(", ");
+            let losses = &outcome.losses;
             report::error(&format!("exit-losses:{i}"), || {
-                format!(
-                    "not everything was exported to {} {when}: {}",
-                    destinations.join(", "),
-                    outcome.losses
-                )
+                if outcome.finished {
+                    format!(
+                        "at exit: {destinations} did not receive everything recorded since \
+                         the last flush: {losses}"
+                    )
+                } else {
+                    format!(
+                        "not everything was exported to {destinations} before exit (the flush \
+                         timeout, MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS, ran out): {losses}"
+                    )
+                }
             });
         }
     });
@@ -73,7 +76,8 @@ pub(crate) struct ExitOutcome {
     pub(crate) destinations: Vec<Destination>,
     /// Whether everything was exported (or failed) before the deadline.
     pub(crate) finished: bool,
-    /// What it lost over its whole life, including what was abandoned now.
+    /// What it lost since a flush last reported its losses, including what was abandoned
+    /// now.
     pub(crate) losses: LossReport,
 }
 
@@ -115,7 +119,7 @@ pub(crate) fn flush_all_at_exit() -> Vec<ExitOutcome> {
             ExitOutcome {
                 destinations: core.destinations().to_vec(),
                 finished,
-                losses: core.lifetime_losses(),
+                losses: core.unreported_losses(),
             }
         })
         .collect()
