@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::body::Body;
 use tonic::codec::CompressionEncoding;
@@ -39,6 +39,16 @@ pub(crate) struct Server {
 impl Server {
     /// Listens on `127.0.0.1:<free port>` and serves into `shared`; returns the port.
     pub(crate) fn start(tls: Tls, certs: Option<&Certs>, shared: &Arc<Shared>) -> (u16, Server) {
+        Server::start_limited(tls, certs, shared, None)
+    }
+
+    /// As [`Server::start`], refusing messages over `limit` bytes when given.
+    pub(crate) fn start_limited(
+        tls: Tls,
+        certs: Option<&Certs>,
+        shared: &Arc<Shared>,
+        limit: Option<usize>,
+    ) -> (u16, Server) {
         let mut server = tonic::transport::Server::builder();
         if let Some(config) = grpc_tls_config(tls, certs) {
             server = server.tls_config(config).expect("gRPC TLS configuration");
@@ -54,9 +64,11 @@ impl Server {
         let service = Recording {
             shared: shared.clone(),
             traces: TraceServiceServer::new(collector())
-                .accept_compressed(CompressionEncoding::Gzip),
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit.unwrap_or(usize::MAX)),
             metrics: MetricsServiceServer::new(collector())
-                .accept_compressed(CompressionEncoding::Gzip),
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit.unwrap_or(usize::MAX)),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -171,20 +183,36 @@ impl Collector {
         &self,
         index: Option<EntryIndex>,
         change: impl FnOnce(&mut crate::receiver::Entry),
-    ) -> Result<(), tonic::Status> {
+    ) -> Result<Option<ExportTracePartialSuccess>, tonic::Status> {
         if let Some(EntryIndex(index)) = index {
             self.shared.update(index, change);
         }
+        let mut partial = None;
         match self.shared.next_reply() {
             Reply::Ok => {}
             Reply::Delay(delay) => tokio::time::sleep(delay).await,
+            Reply::Partial { rejected, message } => {
+                partial = Some(ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message: message,
+                });
+            }
             Reply::Grpc { code, message } => return Err(tonic::Status::new(code, message)),
+            Reply::GrpcRetryInfo {
+                code,
+                message,
+                retry_delay,
+            } => {
+                let details =
+                    crate::rpc::status_with_retry_info(code as i32, &message, retry_delay);
+                return Err(tonic::Status::with_details(code, message, details.into()));
+            }
             Reply::Http { .. } => unreachable!("script() keeps HTTP replies from gRPC receivers"),
         }
         if let Some(EntryIndex(index)) = index {
             self.shared.update(index, |entry| entry.ok = true);
         }
-        Ok(())
+        Ok(partial)
     }
 }
 
@@ -210,8 +238,11 @@ impl TraceService for Collector {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let index = request.extensions().get::<EntryIndex>().copied();
         let message = request.into_inner();
-        self.answer(index, |entry| entry.recorded.request = Some(message))
+        let partial = self
+            .answer(index, |entry| entry.recorded.request = Some(message))
             .await?;
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: partial,
+        }))
     }
 }

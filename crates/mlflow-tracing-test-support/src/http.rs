@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 use prost::Message as _;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
@@ -277,9 +279,17 @@ fn answer(reader: &mut BufReader<Conn>, head: Head, shared: &Shared) -> io::Resu
         respond(conn, 400, "text/plain", body, None, keep_alive)?;
         return Ok(keep_alive);
     }
+    let mut partial = None;
     match shared.next_reply() {
         Reply::Ok => {
             shared.record(recorded, true);
+        }
+        Reply::Partial { rejected, message } => {
+            shared.record(recorded, true);
+            partial = Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: message,
+            });
         }
         Reply::Delay(delay) => {
             let index = shared.record(recorded, false);
@@ -304,15 +314,20 @@ fn answer(reader: &mut BufReader<Conn>, head: Head, shared: &Shared) -> io::Resu
             )?;
             return Ok(keep_alive);
         }
-        Reply::Grpc { .. } => unreachable!("script() keeps gRPC replies from HTTP receivers"),
+        Reply::Grpc { .. } | Reply::GrpcRetryInfo { .. } => {
+            unreachable!("script() keeps gRPC replies from HTTP receivers")
+        }
     }
+    let response = ExportTraceServiceResponse {
+        partial_success: partial,
+    };
     let (content_type, body) = if json {
-        ("application/json", b"{}".to_vec())
-    } else {
         (
-            "application/x-protobuf",
-            ExportTraceServiceResponse::default().encode_to_vec(),
+            "application/json",
+            serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
         )
+    } else {
+        ("application/x-protobuf", response.encode_to_vec())
     };
     respond(conn, 200, content_type, &body, None, keep_alive)?;
     Ok(keep_alive)

@@ -32,6 +32,7 @@ mod grpc;
 mod http;
 mod mlflow;
 mod receiver;
+mod rpc;
 mod tls;
 
 pub use certs::{CertFiles, Certs, certs};

@@ -102,6 +102,24 @@ pub enum Reply {
     },
     /// Wait this long, then answer OK (to test client timeouts).
     Delay(Duration),
+    /// Success, with an OTLP partial success saying `rejected` spans were rejected (trace
+    /// requests; a metrics request gets a plain success).
+    Partial {
+        /// How many spans the answer says were rejected.
+        rejected: i64,
+        /// Why.
+        message: String,
+    },
+    /// A gRPC error status with a `google.rpc.RetryInfo` detail asking the client to retry
+    /// after `retry_delay` (gRPC receivers only).
+    GrpcRetryInfo {
+        /// The status code.
+        code: tonic::Code,
+        /// The status message.
+        message: String,
+        /// The delay `RetryInfo` asks for.
+        retry_delay: Duration,
+    },
 }
 
 /// An OTLP receiver on `127.0.0.1:<free port>`; dropping it stops the server.
@@ -164,6 +182,21 @@ impl Receiver {
         }
     }
 
+    /// OTLP/gRPC in plaintext, refusing messages over `max_message_bytes` as tonic's
+    /// server does (`OUT_OF_RANGE`).
+    pub fn grpc_limited(max_message_bytes: usize) -> Receiver {
+        let shared = Arc::new(Shared::default());
+        let (port, server) =
+            grpc::Server::start_limited(Tls::None, None, &shared, Some(max_message_bytes));
+        Receiver {
+            port,
+            tls: false,
+            grpc: true,
+            shared,
+            stop: Some(Stop::Grpc(server)),
+        }
+    }
+
     /// A gRPC receiver when `grpc`, else an HTTP one.
     pub fn new(grpc: bool, tls: Tls, certs: Option<&Certs>) -> Receiver {
         if grpc {
@@ -218,7 +251,7 @@ impl Receiver {
         for reply in &replies {
             match reply {
                 Reply::Http { .. } if self.grpc => panic!("a gRPC receiver cannot send {reply:?}"),
-                Reply::Grpc { .. } if !self.grpc => {
+                Reply::Grpc { .. } | Reply::GrpcRetryInfo { .. } if !self.grpc => {
                     panic!("an HTTP receiver cannot send {reply:?}")
                 }
                 _ => {}

@@ -21,6 +21,7 @@ mod memory_bound;
 mod metrics;
 mod otlp;
 mod outages;
+mod rejections;
 mod sampling;
 mod server;
 mod span_api;

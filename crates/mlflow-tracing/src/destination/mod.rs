@@ -19,6 +19,12 @@
 //! [`Settings`]: crate::config::Settings
 
 mod custom;
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "mlflow-server"
+))]
+mod failure;
 mod local_store;
 mod metrics;
 mod otlp;
@@ -173,7 +179,10 @@ impl ExportError {
     }
 
     /// `failed` items of the batch failed; the others were exported.
-    #[cfg_attr(not(feature = "local-store"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "local-store", feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
     pub(crate) fn partial(failed: usize, message: impl Into<String>) -> Self {
         ExportError {
             message: message.into(),

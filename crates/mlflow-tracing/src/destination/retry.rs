@@ -5,11 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-/// A failed request: what went wrong (no secrets), whether trying again may help, and how
-/// long the receiver asked us to wait.
+use super::failure::Failure;
+
+/// A failed request: what went wrong (no secrets), its kind, whether trying again may
+/// help, and how long the receiver asked us to wait.
 #[derive(Debug)]
 pub(super) struct SendError {
     message: String,
+    failure: Failure,
     retryable: bool,
     retry_after: Option<Duration>,
 }
@@ -24,22 +27,40 @@ impl SendError {
         &self.message
     }
 
+    /// The kind of failure.
+    #[cfg_attr(
+        not(any(feature = "otlp-http", feature = "otlp-grpc")),
+        allow(dead_code)
+    )]
+    pub(super) fn failure(&self) -> Failure {
+        self.failure
+    }
+
     /// The message, taken.
     pub(super) fn into_message(self) -> String {
         self.message
     }
 
-    pub(super) fn permanent(message: impl Into<String>) -> Self {
+    /// A failure that trying again will not mend.
+    pub(super) fn permanent(failure: Failure, message: impl Into<String>) -> Self {
         SendError {
             message: message.into(),
+            failure,
             retryable: false,
             retry_after: None,
         }
     }
 
-    pub(super) fn transient(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+    /// A failure that may pass: retried after `retry_after` if the receiver said, else
+    /// with backoff.
+    pub(super) fn transient(
+        failure: Failure,
+        message: impl Into<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
         SendError {
             message: message.into(),
+            failure,
             retryable: true,
             retry_after,
         }
@@ -283,8 +304,13 @@ mod tests {
     fn transient_failures_are_retried_until_success() {
         let mut t = Scripted {
             results: vec![
-                Err(SendError::transient("503", Some(Duration::from_millis(5)))),
                 Err(SendError::transient(
+                    Failure::Other,
+                    "503",
+                    Some(Duration::from_millis(5)),
+                )),
+                Err(SendError::transient(
+                    Failure::Other,
                     "unavailable",
                     Some(Duration::from_millis(5)),
                 )),
@@ -298,7 +324,7 @@ mod tests {
     #[test]
     fn permanent_failures_are_not_retried() {
         let mut t = Scripted {
-            results: vec![Err(SendError::permanent("HTTP 400"))],
+            results: vec![Err(SendError::permanent(Failure::Other, "HTTP 400"))],
             calls: 0,
         };
         let err = retry(5_000).run(|_| t.attempt()).unwrap_err();
@@ -310,7 +336,13 @@ mod tests {
     fn retries_stop_at_the_deadline() {
         let mut t = Scripted {
             results: (0..100)
-                .map(|_| Err(SendError::transient("503", Some(Duration::from_millis(40)))))
+                .map(|_| {
+                    Err(SendError::transient(
+                        Failure::Other,
+                        "503",
+                        Some(Duration::from_millis(40)),
+                    ))
+                })
                 .collect(),
             calls: 0,
         };
@@ -337,7 +369,7 @@ mod tests {
         // max_retries counts retries: 2 retries are 3 attempts, and nothing else bounds them.
         let mut t = Scripted {
             results: (0..10)
-                .map(|_| Err(SendError::transient("503", None)))
+                .map(|_| Err(SendError::transient(Failure::Other, "503", None)))
                 .collect(),
             calls: 0,
         };
@@ -351,7 +383,7 @@ mod tests {
             err.message
         );
         let mut ok = Scripted {
-            results: vec![Err(SendError::transient("refused", None))],
+            results: vec![Err(SendError::transient(Failure::Other, "refused", None))],
             calls: 0,
         };
         let value = Retry::mlflow(Duration::from_secs(1), 0, Duration::ZERO, 0.0)

@@ -122,9 +122,16 @@ impl OtlpMetricExporter {
             None => slot.insert(transport::connect(&self.settings, &self.tls)?),
         };
         let retry = Retry::new(self.settings.timeout.value, self.export_timeout);
-        transport
+        let rejected = transport
             .export(request, &retry)
-            .map_err(|err| err.into_message())
+            .map_err(|err| err.into_message())?;
+        if rejected.count > 0 {
+            return Err(format!(
+                "the receiver accepted the request but rejected {} data point(s): {}",
+                rejected.count, rejected.message
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@ use super::transport::{OtlpRequest, Transport};
 use crate::config::otlp::{OtlpSettings, Protocol};
 use crate::config::signal::Signal;
 use crate::destination::Check;
-use crate::destination::retry::Retry;
+use crate::destination::failure::{Failure, GrpcCode};
+use crate::destination::retry::{Retry, SendError};
 
 /// Connects, then sends an empty export request of the signal, and explains what came
 /// back.
@@ -27,13 +28,13 @@ pub(crate) fn check<R: OtlpRequest>(
     };
     let empty = R::default();
     match transport.export(&empty, &Retry::once(Duration::from_secs(5))) {
-        Ok(()) => {
+        Ok(_) => {
             findings.push(format!(
                 "it speaks {protocol}: an empty export request was accepted"
             ));
             Ok(findings)
         }
-        Err(err) => match explain(settings.signal, protocol, err.message()) {
+        Err(err) => match explain(settings.signal, protocol, &err) {
             Explanation::Fine(text) => {
                 findings.push(text);
                 Ok(findings)
@@ -86,86 +87,73 @@ enum Explanation {
     Problem(String),
 }
 
-/// What a failed empty export request says about the receiver, in plain words.
-fn explain(signal: Signal, protocol: Protocol, message: &str) -> Explanation {
-    let lower = message.to_ascii_lowercase();
-    let status = |code: &str| lower.contains(&format!("answered http {code}"));
+/// What a failed empty export request says about the receiver, in plain words: read from
+/// the kind of failure (status code, error type), never from the message.
+fn explain(signal: Signal, protocol: Protocol, err: &SendError) -> Explanation {
+    let message = err.message();
     let (what, path, vars) = (signal.name(), signal.http_path(), signal.vars());
     let (headers, protocol_var) = (vars.headers, vars.protocol);
-    if protocol.is_http() {
-        if lower.contains("x-mlflow-experiment-id") {
-            return Explanation::Problem(format!(
-                "this is an MLflow tracking server: it needs the header x-mlflow-experiment-id \
-                 (e.g. {headers}=x-mlflow-experiment-id=0). It said: {message}"
-            ));
-        }
-        if status("400") {
-            return Explanation::Fine(format!(
-                "it speaks OTLP/HTTP; it refused an empty request, as MLflow's server does \
-                 ({message})"
-            ));
-        }
-        if status("401") || status("403") {
-            return Explanation::Problem(format!(
+    let problem = |text: String| Explanation::Problem(format!("{text} ({message})"));
+    match err.failure() {
+        // MLflow's server names the header it misses; only a hint, the status decides.
+        Failure::Http(400) if message.contains("x-mlflow-experiment-id") => problem(format!(
+            "this is an MLflow tracking server: it needs the header x-mlflow-experiment-id \
+             (e.g. {headers}=x-mlflow-experiment-id=0)"
+        )),
+        Failure::Http(400) => Explanation::Fine(format!(
+            "it speaks OTLP/HTTP; it refused an empty request, as MLflow's server does \
+             ({message})"
+        )),
+        Failure::Grpc(GrpcCode::InvalidArgument) => Explanation::Fine(format!(
+            "it speaks OTLP/gRPC; it refused an empty request as invalid ({message})"
+        )),
+        Failure::Http(401 | 403)
+        | Failure::Grpc(GrpcCode::Unauthenticated | GrpcCode::PermissionDenied) => {
+            problem(format!(
                 "authentication refused: check the headers in {headers} / \
-                 OTEL_EXPORTER_OTLP_HEADERS ({message})"
-            ));
+                 OTEL_EXPORTER_OTLP_HEADERS"
+            ))
         }
-        if status("404") || status("405") {
-            return Explanation::Problem(format!(
-                "no OTLP {what} endpoint at this URL: OTLP/HTTP {what} usually go to \
-                 <base>{path} (set OTEL_EXPORTER_OTLP_ENDPOINT to the base URL, and {path} \
-                 is added) ({message})"
-            ));
-        }
-        if status("415") {
+        Failure::Http(404 | 405) => problem(format!(
+            "no OTLP {what} endpoint at this URL: OTLP/HTTP {what} usually go to \
+             <base>{path} (set OTEL_EXPORTER_OTLP_ENDPOINT to the base URL, and {path} is \
+             added)"
+        )),
+        Failure::Http(415) => {
             let other = if protocol == Protocol::HttpJson {
                 "http/protobuf"
             } else {
                 "http/json"
             };
-            return Explanation::Problem(format!(
-                "the receiver does not accept {protocol} bodies; try \
-                 {protocol_var}={other} ({message})"
-            ));
+            problem(format!(
+                "the receiver does not accept {protocol} bodies; try {protocol_var}={other}"
+            ))
         }
-        if lower.contains("version") || lower.contains("parse") || lower.contains("frame") {
-            return Explanation::Problem(format!(
-                "HTTP sent to a gRPC port: the receiver does not answer HTTP/1.1. Set \
-                 {protocol_var}=grpc, or use its HTTP port (usually 4318) ({message})"
-            ));
-        }
-    } else {
-        if lower.contains("unimplemented") {
-            return Explanation::Problem(format!(
-                "the server speaks gRPC but has no OTLP {what} service: wrong port? ({message})"
-            ));
-        }
-        if lower.contains("h2 protocol error")
-            || lower.contains("http2 error")
-            || lower.contains("frame")
-            || lower.contains("invalid")
-            || lower.contains("connection reset")
-            || lower.contains("broken pipe")
-        {
-            return Explanation::Problem(format!(
-                "gRPC sent to a port that does not speak HTTP/2, probably an OTLP/HTTP port. Set \
-                 {protocol_var}=http/protobuf, or use its gRPC port (usually 4317) ({message})"
-            ));
-        }
-    }
-    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
-        return Explanation::Problem(format!(
+        Failure::Grpc(GrpcCode::Unimplemented) => problem(format!(
+            "the server speaks gRPC but has no OTLP {what} service: wrong port?"
+        )),
+        Failure::WrongProtocol | Failure::Closed if protocol.is_http() => problem(format!(
+            "HTTP sent to a gRPC port: the receiver does not answer HTTP/1.1. Set \
+             {protocol_var}=grpc, or use its HTTP port (usually 4318)"
+        )),
+        Failure::WrongProtocol | Failure::Closed => problem(format!(
+            "gRPC sent to a port that does not speak HTTP/2, probably an OTLP/HTTP port. Set \
+             {protocol_var}=http/protobuf, or use its gRPC port (usually 4317)"
+        )),
+        Failure::Tls => problem(
             "TLS failed: if the receiver's certificate is signed by a private CA, set \
              OTEL_EXPORTER_OTLP_CERTIFICATE to that CA's PEM file; for mutual TLS set \
-             OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY; an http:// \
-             endpoint means no TLS ({message})"
-        ));
-    }
-    if lower.contains("no response") || lower.contains("timed out") || lower.contains("deadline") {
-        return Explanation::Problem(format!(
+             OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY; an \
+             http:// endpoint means no TLS"
+                .to_owned(),
+        ),
+        Failure::Timeout => Explanation::Problem(format!(
             "the receiver accepted the connection but did not answer: {message}"
-        ));
+        )),
+        Failure::Connect
+        | Failure::Http(_)
+        | Failure::Grpc(_)
+        | Failure::TooLarge
+        | Failure::Other => Explanation::Problem(message.to_owned()),
     }
-    Explanation::Problem(message.to_owned())
 }

@@ -9,8 +9,9 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::tls::TlsMaterial;
-use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
+use super::transport::{OtlpRequest, Rejected, Transport, scrub};
 use crate::config::otlp::{Compression, OtlpSettings};
+use crate::destination::failure::{self, Failure, GrpcCode};
 use crate::destination::retry::{Retry, SendError};
 
 pub(super) struct GrpcTransport {
@@ -90,7 +91,7 @@ fn url_host(url: &url::Url) -> String {
 }
 
 impl<R: OtlpRequest> Transport<R> for GrpcTransport {
-    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError> {
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<Rejected, SendError> {
         retry.run(|timeout| self.call(request.clone(), timeout))
     }
 }
@@ -98,8 +99,11 @@ impl<R: OtlpRequest> Transport<R> for GrpcTransport {
 impl GrpcTransport {
     /// One `Export` call, with `timeout` as its deadline (sent as `grpc-timeout`, and
     /// enforced here too).
-    fn call<R: OtlpRequest>(&mut self, request: R, timeout: Duration) -> Result<(), SendError> {
-        use tonic::Code;
+    fn call<R: OtlpRequest>(
+        &mut self,
+        request: R,
+        timeout: Duration,
+    ) -> Result<Rejected, SendError> {
         let mut call = tonic::Request::new(request);
         *call.metadata_mut() = self.metadata.clone();
         call.set_timeout(timeout);
@@ -110,17 +114,16 @@ impl GrpcTransport {
             .block_on(async { tokio::time::timeout(timeout, export).await })
             .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("")));
         let status = match result {
-            Ok(response) => {
-                warn_on_partial_success::<R>(response);
-                return Ok(());
-            }
+            Ok(response) => return Ok(R::rejected(response)),
             Err(status) => status,
         };
+        let code = GrpcCode::from_i32(status.code() as i32);
         // The deadline passed: tonic reports it as Cancelled, a server as DeadlineExceeded.
-        if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+        if matches!(code, GrpcCode::Cancelled | GrpcCode::DeadlineExceeded)
             && started.elapsed() >= timeout
         {
             return Err(SendError::transient(
+                Failure::Timeout,
                 format!("no response from {} within {timeout:?}", self.target),
                 None,
             ));
@@ -135,17 +138,85 @@ impl GrpcTransport {
             &self.secrets,
             &self.target,
         );
-        match status.code() {
-            Code::Unavailable
-            | Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::OutOfRange
-            | Code::DataLoss
-            | Code::ResourceExhausted => Err(SendError::transient(message, None)),
-            _ => Err(SendError::permanent(message)),
-        }
+        Err(classify(code, &status, message))
     }
+}
+
+/// Whether a failed call is retried, and after how long, as the OTLP specification says:
+/// the retryable codes are; `RESOURCE_EXHAUSTED` only when the receiver sends `RetryInfo`
+/// (else the message was over its size limit, as is `OUT_OF_RANGE` from tonic's server);
+/// the transport's own failures by their kind.
+fn classify(code: GrpcCode, status: &tonic::Status, message: String) -> SendError {
+    let transport = failure::of_chain(status);
+    match (code, transport) {
+        (_, Some(failure @ (Failure::Tls | Failure::WrongProtocol))) => {
+            SendError::permanent(failure, message)
+        }
+        (
+            GrpcCode::Unavailable | GrpcCode::Unknown | GrpcCode::Internal | GrpcCode::Cancelled,
+            Some(failure),
+        ) => SendError::transient(failure, message, None),
+        (GrpcCode::ResourceExhausted, _) => match retry_delay(status.details()) {
+            Some(delay) => SendError::transient(Failure::Grpc(code), message, Some(delay)),
+            None => SendError::permanent(Failure::TooLarge, message),
+        },
+        (GrpcCode::OutOfRange, _) => SendError::permanent(Failure::TooLarge, message),
+        _ => match retry_delay(status.details()) {
+            Some(delay) => SendError::transient(Failure::Grpc(code), message, Some(delay)),
+            None if code.is_retryable() => SendError::transient(Failure::Grpc(code), message, None),
+            None => SendError::permanent(Failure::Grpc(code), message),
+        },
+    }
+}
+
+/// `google.rpc.Status`, as sent in `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<ProtoAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// The delay a status' `RetryInfo` detail asks for, if it has one (at most a minute).
+fn retry_delay(details: &[u8]) -> Option<Duration> {
+    use prost::Message as _;
+    let status = RpcStatus::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .find(|any| any.type_url.ends_with("/google.rpc.RetryInfo"))?;
+    let delay = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
+    let seconds = u64::try_from(delay.seconds).ok()?;
+    let nanos = u32::try_from(delay.nanos).ok()?;
+    Some(Duration::new(seconds, nanos.min(999_999_999)).min(Duration::from_secs(60)))
 }
 
 /// The status message, or the transport error under it (e.g. "connection refused",

@@ -13,9 +13,10 @@ use reqwest::header::{
 };
 
 use super::tls::TlsMaterial;
-use super::transport::{OtlpRequest, Transport, scrub, warn_on_partial_success};
+use super::transport::{OtlpRequest, Rejected, Transport, scrub};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol};
 use crate::config::redact;
+use crate::destination::failure::{self, Failure, root_cause};
 use crate::destination::retry::{Retry, SendError, parse_retry_after};
 
 pub(super) struct HttpTransport {
@@ -76,8 +77,9 @@ impl HttpTransport {
     /// The request body: protobuf or JSON, gzipped when configured.
     fn body(&self, request: &impl OtlpRequest) -> Result<Vec<u8>, SendError> {
         let raw = if self.json {
-            serde_json::to_vec(request)
-                .map_err(|e| SendError::permanent(format!("cannot encode JSON: {e}")))?
+            serde_json::to_vec(request).map_err(|e| {
+                SendError::permanent(Failure::Other, format!("cannot encode JSON: {e}"))
+            })?
         } else {
             request.encode_to_vec()
         };
@@ -88,12 +90,14 @@ impl HttpTransport {
         encoder
             .write_all(&raw)
             .and_then(|()| encoder.finish())
-            .map_err(|e| SendError::permanent(format!("cannot gzip the request: {e}")))
+            .map_err(|e| {
+                SendError::permanent(Failure::Other, format!("cannot gzip the request: {e}"))
+            })
     }
 }
 
 impl<R: OtlpRequest> Transport<R> for HttpTransport {
-    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError> {
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<Rejected, SendError> {
         // Encoded (and compressed) once; every attempt sends the same bytes.
         let body = bytes::Bytes::from(self.body(request)?);
         retry.run(|timeout| self.post::<R>(body.clone(), timeout))
@@ -102,7 +106,11 @@ impl<R: OtlpRequest> Transport<R> for HttpTransport {
 
 impl HttpTransport {
     /// One `POST` of `body`, a request of type `R`.
-    fn post<R: OtlpRequest>(&self, body: bytes::Bytes, timeout: Duration) -> Result<(), SendError> {
+    fn post<R: OtlpRequest>(
+        &self,
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<Rejected, SendError> {
         let content_type = if self.json {
             "application/json"
         } else {
@@ -121,25 +129,29 @@ impl HttpTransport {
         let response = match builder.send() {
             Ok(response) => response,
             Err(err) => {
-                let what = if err.is_timeout() {
-                    format!("no response from {} within {timeout:?}", self.shown_url)
-                } else if err.is_connect() {
-                    format!("cannot connect to {}: {}", self.shown_url, root_cause(&err))
-                } else {
-                    format!("request to {} failed: {}", self.shown_url, root_cause(&err))
+                let failure = failure::of_reqwest(&err);
+                let what = match failure {
+                    Failure::Timeout => {
+                        format!("no response from {} within {timeout:?}", self.shown_url)
+                    }
+                    Failure::Connect => {
+                        format!("cannot connect to {}: {}", self.shown_url, root_cause(&err))
+                    }
+                    _ => format!("request to {} failed: {}", self.shown_url, root_cause(&err)),
                 };
-                return Err(SendError::transient(
-                    scrub(what, &self.secrets, &self.url),
-                    None,
-                ));
+                let what = scrub(what, &self.secrets, &self.url);
+                // A TLS or protocol mismatch does not mend by itself.
+                return Err(match failure {
+                    Failure::Tls | Failure::WrongProtocol => SendError::permanent(failure, what),
+                    _ => SendError::transient(failure, what, None),
+                });
             }
         };
         let status = response.status();
         if status.is_success() {
-            if let Some(parsed) = parse_response::<R>(response, self.json) {
-                warn_on_partial_success::<R>(parsed);
-            }
-            return Ok(());
+            return Ok(parse_response::<R>(response, self.json)
+                .map(R::rejected)
+                .unwrap_or_default());
         }
         let retry_after = response
             .headers()
@@ -152,21 +164,17 @@ impl HttpTransport {
             &self.secrets,
             &self.url,
         );
-        if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
-            Err(SendError::transient(message, retry_after))
-        } else {
-            Err(SendError::permanent(message))
+        // The statuses OTLP/HTTP says to retry.
+        match status.as_u16() {
+            code @ (429 | 502 | 503 | 504) => Err(SendError::transient(
+                Failure::Http(code),
+                message,
+                retry_after,
+            )),
+            413 => Err(SendError::permanent(Failure::TooLarge, message)),
+            code => Err(SendError::permanent(Failure::Http(code), message)),
         }
     }
-}
-
-/// The innermost error message (reqwest wraps hyper wraps io).
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// At most this much of an error response's body is read.

@@ -3,12 +3,14 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message as _;
 
 use super::tls::TlsMaterial;
 use super::transport::{self, Transport, warn_on_port_mismatch};
 use super::{doctor, encode};
 use crate::config::otlp::{BatchSettings, OtlpSettings, OtlpTraces};
 use crate::config::{Destination, redact};
+use crate::destination::failure::Failure;
 use crate::destination::retry::Retry;
 use crate::destination::{Batching, Check, ExportError, Sink, SpanItem};
 use crate::error::BuildError;
@@ -75,10 +77,72 @@ impl Sink<SpanItem> for OtlpSink {
     }
 
     fn export(&mut self, spans: &[SpanItem]) -> Result<(), ExportError> {
-        let request = encode::request(&self.resource, spans);
         let retry = Retry::new(self.settings.timeout.value, self.batch.export_timeout.value);
-        self.transport()?
-            .export(&request, &retry)
-            .map_err(|err| ExportError::new(err.into_message()))
+        match self.send(spans, &retry) {
+            None => Ok(()),
+            Some(lost) if lost.count >= spans.len() => Err(ExportError::new(lost.message)),
+            Some(lost) => Err(ExportError::partial(lost.count, lost.message)),
+        }
+    }
+}
+
+/// Spans of a batch that did not get through, and why (the first reason).
+struct Lost {
+    count: usize,
+    message: String,
+}
+
+impl OtlpSink {
+    /// Sends `spans` in one request; a request the receiver refuses as too large is split
+    /// in halves, down to single spans, within the same retry deadline. Returns what was
+    /// lost: spans the receiver rejected, a span too large even alone, or a failed request.
+    fn send(&mut self, spans: &[SpanItem], retry: &Retry) -> Option<Lost> {
+        let request = encode::request(&self.resource, spans);
+        let transport = match self.transport() {
+            Ok(transport) => transport,
+            Err(err) => {
+                return Some(Lost {
+                    count: spans.len(),
+                    message: err.to_string(),
+                });
+            }
+        };
+        match transport.export(&request, retry) {
+            Ok(rejected) if rejected.count == 0 => None,
+            Ok(rejected) => Some(Lost {
+                count: usize::try_from(rejected.count)
+                    .unwrap_or(usize::MAX)
+                    .min(spans.len()),
+                message: format!(
+                    "the receiver accepted the request but rejected {} of its {} span(s): {}",
+                    rejected.count,
+                    spans.len(),
+                    rejected.message
+                ),
+            }),
+            Err(err) if err.failure() == Failure::TooLarge && spans.len() > 1 => {
+                let (first, second) = spans.split_at(spans.len() / 2);
+                match (self.send(first, retry), self.send(second, retry)) {
+                    (None, None) => None,
+                    (Some(lost), None) | (None, Some(lost)) => Some(lost),
+                    (Some(a), Some(b)) => Some(Lost {
+                        count: a.count + b.count,
+                        message: a.message,
+                    }),
+                }
+            }
+            Err(err) if err.failure() == Failure::TooLarge => Some(Lost {
+                count: 1,
+                message: format!(
+                    "a span of {} bytes is larger than the receiver accepts: {}",
+                    request.encoded_len(),
+                    err.into_message()
+                ),
+            }),
+            Err(err) => Some(Lost {
+                count: spans.len(),
+                message: err.into_message(),
+            }),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What the HTTP and gRPC transports share: the export requests of each signal
 //! ([`OtlpRequest`]), the [`Transport`] interface and how one is chosen ([`connect`]),
-//! scrubbing secrets from what a receiver echoes back, and reporting partial success.
+//! scrubbing secrets from what a receiver echoes back, and what a receiver rejected of an
+//! accepted request.
 
 #[cfg(feature = "metrics")]
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -24,11 +25,8 @@ pub(crate) trait OtlpRequest:
     /// The service's answer.
     type Response: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static;
 
-    /// What a receiver may reject of a request, for messages (`span(s)`).
-    const ITEMS: &'static str;
-
     /// How many items a successful `response` says were rejected, and why.
-    fn rejected(response: Self::Response) -> Option<(i64, String)>;
+    fn rejected(response: Self::Response) -> Rejected;
 
     /// The gRPC `Export` call of the signal's service on `channel`.
     #[cfg(feature = "otlp-grpc")]
@@ -41,11 +39,12 @@ pub(crate) trait OtlpRequest:
 
 impl OtlpRequest for ExportTraceServiceRequest {
     type Response = ExportTraceServiceResponse;
-    const ITEMS: &'static str = "span(s)";
 
-    fn rejected(response: Self::Response) -> Option<(i64, String)> {
-        let partial = response.partial_success?;
-        Some((partial.rejected_spans, partial.error_message))
+    fn rejected(response: Self::Response) -> Rejected {
+        response
+            .partial_success
+            .map(|p| Rejected::new(p.rejected_spans, p.error_message))
+            .unwrap_or_default()
     }
 
     #[cfg(feature = "otlp-grpc")]
@@ -69,11 +68,12 @@ impl OtlpRequest for ExportTraceServiceRequest {
 #[cfg(feature = "metrics")]
 impl OtlpRequest for ExportMetricsServiceRequest {
     type Response = ExportMetricsServiceResponse;
-    const ITEMS: &'static str = "data point(s)";
 
-    fn rejected(response: Self::Response) -> Option<(i64, String)> {
-        let partial = response.partial_success?;
-        Some((partial.rejected_data_points, partial.error_message))
+    fn rejected(response: Self::Response) -> Rejected {
+        response
+            .partial_success
+            .map(|p| Rejected::new(p.rejected_data_points, p.error_message))
+            .unwrap_or_default()
     }
 
     #[cfg(feature = "otlp-grpc")]
@@ -94,10 +94,30 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     }
 }
 
+/// What a receiver that accepted a request rejected of it (OTLP partial success):
+/// usually nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    /// How many items (spans, data points).
+    pub(crate) count: u64,
+    /// Why, as the receiver said it (at most 200 characters).
+    pub(crate) message: String,
+}
+
+impl Rejected {
+    fn new(count: i64, message: String) -> Rejected {
+        Rejected {
+            count: u64::try_from(count).unwrap_or(0),
+            message: message.chars().take(200).collect(),
+        }
+    }
+}
+
 /// Exports one request. Implemented by the HTTP and gRPC transports: each encodes the
-/// request once, then sends it under `retry`.
+/// request once, then sends it under `retry`. A receiver that accepts a request may still
+/// reject part of it: the answer says how much.
 pub(crate) trait Transport<R: OtlpRequest>: Send {
-    fn export(&mut self, request: &R, retry: &Retry) -> Result<(), SendError>;
+    fn export(&mut self, request: &R, retry: &Retry) -> Result<Rejected, SendError>;
 }
 
 /// The transport of `settings`' protocol. Created on the thread that exports (the gRPC
@@ -138,20 +158,6 @@ pub(crate) fn warn_on_port_mismatch(settings: &OtlpSettings) {
         _ => return,
     };
     report::warn(&format!("port-mismatch:{endpoint}"), || advice);
-}
-
-/// Warns when the receiver accepted a request but rejected some of what it carried.
-pub(super) fn warn_on_partial_success<R: OtlpRequest>(response: R::Response) {
-    let Some((rejected, message)) = R::rejected(response).filter(|(n, _)| *n > 0) else {
-        return;
-    };
-    let message: String = message.chars().take(200).collect();
-    report::warn("otlp-partial", || {
-        format!(
-            "the OTLP receiver rejected {rejected} {}: {message}",
-            R::ITEMS
-        )
-    });
 }
 
 /// Scrubs every configured header value from a message that may echo a request back.

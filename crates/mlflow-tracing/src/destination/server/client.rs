@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::config::redact::Secrets;
 use crate::config::server::{Auth, ServerSettings};
 use crate::config::{ConfigError, ServerUrl, Setting, env};
+use crate::destination::failure::{self, Failure, root_cause};
 use crate::destination::retry::{Retry, SendError, parse_retry_after};
 use crate::error::ServerError;
 
@@ -265,7 +266,11 @@ impl Client {
                 Ok(response) => self.answer(&method, path, response, &mut last),
                 Err(err) => {
                     last = Some((None, None, true));
-                    Err(SendError::transient(self.unreachable(&err, timeout), None))
+                    Err(SendError::transient(
+                        failure::of_reqwest(&err),
+                        self.unreachable(&err, timeout),
+                        None,
+                    ))
                 }
             }
         });
@@ -285,10 +290,13 @@ impl Client {
     ) -> Result<Vec<u8>, SendError> {
         let status = response.status().as_u16();
         if response.status().is_success() {
-            return response
-                .bytes()
-                .map(|b| b.to_vec())
-                .map_err(|e| SendError::transient(self.unreachable(&e, Duration::ZERO), None));
+            return response.bytes().map(|b| b.to_vec()).map_err(|e| {
+                SendError::transient(
+                    failure::of_reqwest(&e),
+                    self.unreachable(&e, Duration::ZERO),
+                    None,
+                )
+            });
         }
         let retry_after = response
             .headers()
@@ -335,9 +343,13 @@ impl Client {
             ),
         };
         if transient {
-            Err(SendError::transient(message, retry_after))
+            Err(SendError::transient(
+                Failure::Http(status),
+                message,
+                retry_after,
+            ))
         } else {
-            Err(SendError::permanent(message))
+            Err(SendError::permanent(Failure::Http(status), message))
         }
     }
 
@@ -415,15 +427,6 @@ fn printable(text: &str) -> String {
     } else {
         trimmed
     }
-}
-
-/// The innermost error message (reqwest wraps hyper wraps io).
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]
