@@ -96,11 +96,11 @@ fn explain(signal: Signal, protocol: Protocol, err: &SendError) -> Explanation {
     let problem = |text: String| Explanation::Problem(format!("{text} ({message})"));
     match err.failure() {
         // MLflow's server names the header it misses; only a hint, the status decides.
-        Failure::Http(400) if message.contains("x-mlflow-experiment-id") => problem(format!(
+        Failure::Http(400 | 422) if message.contains("x-mlflow-experiment-id") => problem(format!(
             "this is an MLflow tracking server: it needs the header x-mlflow-experiment-id \
              (e.g. {headers}=x-mlflow-experiment-id=0)"
         )),
-        Failure::Http(400) => Explanation::Fine(format!(
+        Failure::Http(400 | 422) => Explanation::Fine(format!(
             "it speaks OTLP/HTTP; it refused an empty request, as MLflow's server does \
              ({message})"
         )),
