@@ -318,14 +318,22 @@ fn answer(reader: &mut BufReader<Conn>, head: Head, shared: &Shared) -> io::Resu
             unreachable!("script() keeps gRPC replies from HTTP receivers")
         }
     }
+    let json_body = match &partial {
+        // OTLP/JSON leaves unset fields out.
+        None => b"{}".to_vec(),
+        Some(partial) => serde_json::to_vec(&serde_json::json!({
+            "partialSuccess": {
+                "rejectedSpans": partial.rejected_spans.to_string(),
+                "errorMessage": partial.error_message,
+            }
+        }))
+        .unwrap_or_else(|_| b"{}".to_vec()),
+    };
     let response = ExportTraceServiceResponse {
         partial_success: partial,
     };
     let (content_type, body) = if json {
-        (
-            "application/json",
-            serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
-        )
+        ("application/json", json_body)
     } else {
         ("application/x-protobuf", response.encode_to_vec())
     };

@@ -131,13 +131,23 @@ fn permanent_grpc_statuses_are_not_retried_and_retry_info_is_honoured() {
 
 #[test]
 fn spans_a_partial_success_rejects_are_counted_as_failed() {
-    for grpc in [false, true] {
+    for (grpc, protocol) in [
+        (false, "http/protobuf"),
+        (false, "http/json"),
+        (true, "grpc"),
+    ] {
         let receiver = Receiver::new(grpc, Tls::None, None);
         receiver.script(vec![Reply::Partial {
             rejected: 2,
             message: "2 spans had invalid ids".into(),
         }]);
-        let tracing = pipeline_to(&receiver, &[("OTEL_BSP_SCHEDULE_DELAY", "60000")]);
+        let tracing = pipeline_to(
+            &receiver,
+            &[
+                ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", protocol),
+            ],
+        );
         spans(&tracing, 5, 10);
         let err = tracing.flush().unwrap_err();
         let FlushError::Lost(report) = &err else {
@@ -149,7 +159,7 @@ fn spans_a_partial_success_rejects_are_counted_as_failed() {
                 && err.to_string().contains("invalid ids"),
             "{err}"
         );
-        assert_eq!(otlp_stats(&tracing), (3, 2), "grpc: {grpc}");
+        assert_eq!(otlp_stats(&tracing), (3, 2), "{protocol}");
         assert_eq!(receiver.requests().len(), 1, "not retried");
     }
 }

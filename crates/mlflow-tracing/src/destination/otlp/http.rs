@@ -149,9 +149,7 @@ impl HttpTransport {
         };
         let status = response.status();
         if status.is_success() {
-            return Ok(parse_response::<R>(response, self.json)
-                .map(R::rejected)
-                .unwrap_or_default());
+            return Ok(parse_response::<R>(response, self.json));
         }
         let retry_after = response
             .headers()
@@ -203,14 +201,33 @@ fn response_detail(response: reqwest::blocking::Response) -> String {
 }
 
 /// The body of a successful response, if it parses.
-fn parse_response<R: OtlpRequest>(
-    response: reqwest::blocking::Response,
-    json: bool,
-) -> Option<R::Response> {
+fn parse_response<R: OtlpRequest>(response: reqwest::blocking::Response, json: bool) -> Rejected {
     let bytes = read_body(response, MAX_OK_BODY);
     if json {
-        serde_json::from_slice::<R::Response>(&bytes).ok()
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map(|value| rejected_in_json(&value))
+            .unwrap_or_default()
     } else {
-        R::Response::decode(bytes.as_ref()).ok()
+        R::Response::decode(bytes.as_ref())
+            .map(R::rejected)
+            .unwrap_or_default()
     }
+}
+
+/// The partial success of an OTLP/JSON answer: `rejectedSpans` (or `rejectedDataPoints`)
+/// as a string, as the proto3 JSON mapping writes 64-bit integers, or as a number.
+fn rejected_in_json(value: &serde_json::Value) -> Rejected {
+    let Some(partial) = value.get("partialSuccess") else {
+        return Rejected::default();
+    };
+    let count = ["rejectedSpans", "rejectedDataPoints"]
+        .iter()
+        .find_map(|key| partial.get(*key))
+        .and_then(|n| n.as_i64().or_else(|| n.as_str()?.parse().ok()))
+        .unwrap_or(0);
+    let message = partial
+        .get("errorMessage")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    Rejected::new(count, message.to_owned())
 }

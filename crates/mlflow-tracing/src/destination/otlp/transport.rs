@@ -23,7 +23,7 @@ pub(crate) trait OtlpRequest:
     prost::Message + serde::Serialize + Default + Clone + Send + Sync + 'static
 {
     /// The service's answer.
-    type Response: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static;
+    type Response: prost::Message + Default + Send + 'static;
 
     /// How many items a successful `response` says were rejected, and why.
     fn rejected(response: Self::Response) -> Rejected;
@@ -105,7 +105,7 @@ pub(crate) struct Rejected {
 }
 
 impl Rejected {
-    fn new(count: i64, message: String) -> Rejected {
+    pub(super) fn new(count: i64, message: String) -> Rejected {
         Rejected {
             count: u64::try_from(count).unwrap_or(0),
             message: message.chars().take(200).collect(),
