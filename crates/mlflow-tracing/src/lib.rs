@@ -138,6 +138,8 @@ mod model;
 
 mod types;
 
+mod pricing;
+
 pub mod keys;
 
 mod json;
@@ -151,6 +153,7 @@ pub use destination::TraceExporter;
 pub use error::ServerError;
 pub use error::{BuildError, FlushError, ReadError};
 pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError};
+pub use pricing::ModelPrice;
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
