@@ -159,6 +159,16 @@ pub(crate) fn dumps<T: Serialize + ?Sized>(value: &T) -> String {
     }
 }
 
+/// Encodes `value` like `json.dumps(value)`, with its default `ensure_ascii=True`
+/// (non-ASCII characters as `\uXXXX` escapes).
+pub(crate) fn dumps_ascii<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(64);
+    match to_writer(&mut out, value, true) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(err) => dumps(&format!("<value could not be encoded as JSON: {err}>")),
+    }
+}
+
 #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 /// Encodes `value` like `json.dumps(value)` (ASCII-only output) and returns only the
 /// number of bytes, which is what MLflow's size statistics are made of.

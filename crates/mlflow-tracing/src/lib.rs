@@ -132,6 +132,8 @@ pub mod config;
 
 mod stats;
 
+mod translate;
+
 mod sync;
 
 mod model;

@@ -144,43 +144,124 @@ const CACHE_TOKEN_KEYS: [&str; 3] = [
     "cache_creation_input_tokens",
     "cache_creation_input_tokens_above_1hr",
 ];
+const COST_KEYS: [&str; 3] = ["input_cost", "output_cost", "total_cost"];
 
 /// Sums `mlflow.chat.tokenUsage` over the trace, skipping a span whose ancestor already
 /// reported usage (integrations that put cumulative usage on a parent would otherwise be
 /// counted twice). `None` when no span reported usage.
 pub(crate) fn aggregate_token_usage(spans: &[Span]) -> Option<Map<String, Value>> {
-    let ids: std::collections::HashSet<SpanId> = spans.iter().map(Span::span_id).collect();
-    let mut children: HashMap<SpanId, Vec<&Span>> = HashMap::new();
-    let mut stack: Vec<(&Span, bool)> = Vec::new();
-    for span in spans {
-        match span.parent_id().filter(|p| ids.contains(p)) {
-            Some(parent) => children.entry(parent).or_default().push(span),
-            None => stack.push((span, false)),
+    let values: Vec<Option<Value>> = spans
+        .iter()
+        .map(|s| s.attribute(keys::span::CHAT_USAGE))
+        .collect();
+    aggregate_usage(&nodes(spans, &values))
+}
+
+/// Sums `mlflow.llm.cost` over the trace the same way (`aggregate_cost_from_spans`).
+pub(crate) fn aggregate_cost(spans: &[Span]) -> Option<Map<String, Value>> {
+    let values: Vec<Option<Value>> = spans
+        .iter()
+        .map(|s| s.attribute(keys::span::LLM_COST))
+        .collect();
+    aggregate_costs(&nodes(spans, &values))
+}
+
+/// One span for the aggregation: its id, its parent's, and its value when it is an
+/// object (MLflow's `SpanAggregationNode`).
+pub(crate) type Node<'a> = (SpanId, Option<SpanId>, Option<&'a Map<String, Value>>);
+
+/// The nodes of `spans`, with `values[i]` the value of `spans[i]`.
+pub(crate) fn nodes<'a>(spans: &[Span], values: &'a [Option<Value>]) -> Vec<Node<'a>> {
+    spans
+        .iter()
+        .zip(values)
+        .map(|(s, v)| {
+            (
+                s.span_id(),
+                s.parent_id(),
+                v.as_ref().and_then(Value::as_object),
+            )
+        })
+        .collect()
+}
+
+/// `aggregate_usage_from_span_nodes`: token counts, cache counts when reported.
+pub(crate) fn aggregate_usage(nodes: &[Node<'_>]) -> Option<Map<String, Value>> {
+    aggregate(nodes, &TOKEN_KEYS, &CACHE_TOKEN_KEYS, Sum::Int(0))
+}
+
+/// `aggregate_cost_from_span_nodes`: input, output and total cost.
+pub(crate) fn aggregate_costs(nodes: &[Node<'_>]) -> Option<Map<String, Value>> {
+    aggregate(nodes, &COST_KEYS, &[], Sum::Float(0.0))
+}
+
+/// A running sum, integer until a float is added (as Python's numbers are).
+#[derive(Debug, Clone, Copy)]
+enum Sum {
+    Int(i64),
+    Float(f64),
+}
+
+impl Sum {
+    fn add(self, v: &Value) -> Sum {
+        match (self, v.as_i64(), v.as_f64()) {
+            (Sum::Int(a), Some(b), _) => a
+                .checked_add(b)
+                .map_or(Sum::Float(a as f64 + b as f64), Sum::Int),
+            (Sum::Int(a), None, Some(b)) => Sum::Float(a as f64 + b),
+            (Sum::Float(a), _, Some(b)) => Sum::Float(a + b),
+            (sum, _, None) => sum,
         }
     }
-    let mut totals: IndexMap<&str, i64> = TOKEN_KEYS.iter().map(|k| (*k, 0)).collect();
+
+    fn to_json(self) -> Value {
+        match self {
+            Sum::Int(n) => Value::from(n),
+            Sum::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        }
+    }
+}
+
+/// MLflow's `_aggregate_from_nodes`: sums `keys` (always in the result) and
+/// `optional_keys` (when reported) over the nodes, skipping a node whose ancestor
+/// reported a value; the walk is depth first, in MLflow's order, so that float sums are
+/// the same. `None` when no node has a value.
+fn aggregate(
+    nodes: &[Node<'_>],
+    keys: &[&str],
+    optional_keys: &[&str],
+    zero: Sum,
+) -> Option<Map<String, Value>> {
+    let ids: std::collections::HashSet<SpanId> = nodes.iter().map(|n| n.0).collect();
+    let mut children: HashMap<SpanId, Vec<&Node<'_>>> = HashMap::new();
+    let mut stack: Vec<(&Node<'_>, bool)> = Vec::new();
+    for node in nodes {
+        match node.1.filter(|p| ids.contains(p)) {
+            Some(parent) => children.entry(parent).or_default().push(node),
+            None => stack.push((node, false)),
+        }
+    }
+    let mut totals: IndexMap<&str, Sum> = keys.iter().map(|k| (*k, zero)).collect();
     let mut has_data = false;
-    while let Some((span, ancestor_has_data)) = stack.pop() {
-        let usage = span
-            .attribute(keys::span::CHAT_USAGE)
-            .filter(Value::is_object);
-        if let (Some(usage), false) = (&usage, ancestor_has_data) {
-            for key in TOKEN_KEYS.iter().chain(CACHE_TOKEN_KEYS.iter()) {
-                if let Some(n) = usage.get(*key).and_then(Value::as_i64) {
-                    *totals.entry(key).or_insert(0) += n;
+    while let Some((node, ancestor_has_data)) = stack.pop() {
+        if let (Some(data), false) = (node.2, ancestor_has_data) {
+            for key in keys.iter().chain(optional_keys) {
+                if let Some(v) = data.get(*key) {
+                    let sum = totals.entry(key).or_insert(zero);
+                    *sum = sum.add(v);
                 }
             }
             has_data = true;
         }
-        let next = ancestor_has_data || usage.is_some();
-        if let Some(kids) = children.get(&span.span_id()) {
+        let next = ancestor_has_data || node.2.is_some();
+        if let Some(kids) = children.get(&node.0) {
             stack.extend(kids.iter().map(|kid| (*kid, next)));
         }
     }
     has_data.then(|| {
         totals
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .map(|(k, v)| (k.to_owned(), v.to_json()))
             .collect()
     })
 }
