@@ -10,6 +10,8 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::json;
 use crate::keys;
 use crate::model::{Span, SpanEvent, otel_to_json};
+use crate::pricing::Prices;
+use crate::translate;
 use crate::types::SpanStatus;
 
 /// `span`, with the trace's tags when it is the root.
@@ -29,6 +31,15 @@ fn add_trace_tags(root: &mut Span, tags: &IndexMap<String, String>) {
             format!("{}{key}", keys::span::TRACE_TAG_PREFIX),
             value.clone(),
         ));
+    }
+}
+
+/// Adds the span's cost (`mlflow.llm.cost`) when it has token usage and a model MLflow
+/// can price, as MLflow's store would (from the span's own attributes or those the GenAI
+/// conventions and the other schemas MLflow reads give). Every destination gets it.
+pub(super) fn price_span(span: &mut Span, prices: &Prices) {
+    if let Some(cost) = translate::price(span, prices) {
+        span.set_attribute(opentelemetry::KeyValue::new(keys::span::LLM_COST, cost));
     }
 }
 

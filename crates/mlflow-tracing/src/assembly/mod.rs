@@ -22,10 +22,11 @@ use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::destination::{EndedSpan, Routes, SpanItem, TraceItem, TraceSnapshot};
+use crate::pricing::Prices;
 use crate::report;
 use crate::stats::Reason;
 use crate::sync::Ticket;
-use convert::{convert_span, with_tags};
+use convert::{convert_span, price_span, with_tags};
 pub(crate) use inbox::{FlushParts, Msg, Shared, TraceShared};
 use pending::Pending;
 
@@ -46,6 +47,8 @@ pub(crate) struct AssemblySettings {
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
     /// How long an unfinished trace is kept.
     pub(crate) buffer_ttl: Duration,
+    /// Model prices, for each span's `mlflow.llm.cost`.
+    pub(crate) prices: Arc<Prices>,
 }
 
 /// Starts the assembler thread; `None` when it could not be started (reported: tracing is
@@ -233,7 +236,8 @@ impl Assembler {
             });
             return;
         };
-        let span = convert_span(data, &pending.shared.request_id);
+        let mut span = convert_span(data, &pending.shared.request_id);
+        price_span(&mut span, &self.settings.prices);
         let is_root = span.parent_id.is_none();
         pending.root_ended |= is_root;
         pending.received += 1;

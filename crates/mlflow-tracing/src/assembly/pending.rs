@@ -13,7 +13,9 @@ use super::inbox::TraceShared;
 use crate::destination::{CompletedTrace, TraceSnapshot};
 use crate::json;
 use crate::keys::{self, metadata, tag};
-use crate::model::summary::{aggregate_token_usage, preview, truncate_metadata_value};
+use crate::model::summary::{
+    aggregate_cost, aggregate_token_usage, preview, truncate_metadata_value,
+};
 use crate::model::{Span, Trace, TraceInfo, TraceUpdate};
 use crate::sync::{Budget, ENTRY_OVERHEAD, Ticket};
 use crate::types::{StatusCode, TraceState};
@@ -193,6 +195,9 @@ impl Pending {
         if let Some(usage) = aggregate_token_usage(&pending.spans) {
             metadata.insert(metadata::TOKEN_USAGE.to_owned(), json::dumps(&usage));
         }
+        if let Some(cost) = aggregate_cost(&pending.spans) {
+            metadata.insert(metadata::COST.to_owned(), json::dumps(&cost));
+        }
         let request_preview = pending
             .request_preview
             .or_else(|| inputs.map(|raw| preview(&raw, "user", keys::MAX_CHARS_IN_PREVIEW)));
@@ -225,6 +230,7 @@ impl Pending {
             info.metadata.get(metadata::INPUTS),
             info.metadata.get(metadata::OUTPUTS),
             info.metadata.get(metadata::TOKEN_USAGE),
+            info.metadata.get(metadata::COST),
         ]
         .into_iter()
         .flatten()

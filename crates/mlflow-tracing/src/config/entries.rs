@@ -101,6 +101,14 @@ impl Settings {
             }
         }
         entries.extend(self.metrics_entries());
+        entries.push(entry(
+            "model prices",
+            &self.pricing.catalog,
+            |c| match self.pricing.in_code {
+                0 => c.clone(),
+                n => format!("{n} set in code, then {c}"),
+            },
+        ));
         entries
     }
 }

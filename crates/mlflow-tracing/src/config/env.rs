@@ -154,6 +154,11 @@ pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 /// Every distinct value makes a new time series: leave out per-request values such as
 /// session, user or request ids. Not an MLflow variable.
 pub const MLFLOW_TRACE_METRICS_ATTRIBUTES: &str = "MLFLOW_TRACE_METRICS_ATTRIBUTES";
+/// Where MLflow fetches model prices for a provider: a `file://` URL of a directory of
+/// `<provider>.json` catalogs in MLflow's format is read once, when tracing is set up, and
+/// wins over the built-in catalog for spans of those providers. An `http(s)` URL is not
+/// downloaded (reported once): the built-in catalog, MLflow 3.17.2's, is used.
+pub const MLFLOW_MODEL_CATALOG_URI: &str = "MLFLOW_MODEL_CATALOG_URI";
 /// The `service.name` resource attribute.
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// More resource attributes, `key=value,…`, percent-encoded.
@@ -220,6 +225,7 @@ pub const ALL: &[&str] = &[
     OTEL_METRIC_EXPORT_TIMEOUT,
     OTEL_METRICS_EXPORTER,
     MLFLOW_TRACE_METRICS_ATTRIBUTES,
+    MLFLOW_MODEL_CATALOG_URI,
     OTEL_SERVICE_NAME,
     OTEL_RESOURCE_ATTRIBUTES,
 ];

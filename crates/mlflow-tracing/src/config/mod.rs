@@ -15,6 +15,7 @@ pub mod env;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
 pub(crate) mod otlp;
+pub(crate) mod pricing;
 pub(crate) mod redact;
 pub(crate) mod server;
 mod settings;

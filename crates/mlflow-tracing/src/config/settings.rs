@@ -8,6 +8,7 @@ use opentelemetry_sdk::trace::SpanLimits;
 
 use super::metrics::{self, MetricsCode, MetricsSettings};
 use super::otlp::{self, OtlpCode, OtlpTraces};
+use super::pricing::{self, PriceSettings};
 use super::server::{self, ServerSettings};
 use super::{
     ConfigError, Env, Experiment, Setting, Source, TrackingUri, env, metadata, parse_bool,
@@ -31,6 +32,8 @@ pub(crate) struct CodeSettings {
     pub(crate) buffer_ttl: Option<Duration>,
     pub(crate) otlp: OtlpCode,
     pub(crate) metrics: MetricsCode,
+    /// `TracingBuilder::model_price`, in order.
+    pub(crate) model_prices: Vec<crate::pricing::ModelPrice>,
 }
 
 /// The resolved configuration of one pipeline, each value with where it came from.
@@ -54,6 +57,8 @@ pub(crate) struct Settings {
     pub(crate) server: Option<ServerSettings>,
     /// `mlflow.user`, `mlflow.source.*`: metadata every trace carries.
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
+    /// Model prices, for `mlflow.llm.cost`.
+    pub(crate) pricing: PriceSettings,
 }
 
 /// A value set in code, refused when zero (naming the builder method).
@@ -137,7 +142,9 @@ impl Settings {
             Some(url) => Some(server::resolve(e, url, &tracking_uri.source)?),
             None => None,
         };
+        let pricing = pricing::resolve(e, &code.model_prices)?;
         Ok(Settings {
+            pricing,
             server,
             tracking_uri,
             experiment,
@@ -174,6 +181,7 @@ impl Settings {
             dual_export: Setting::new(false, Source::Default),
             server: None,
             trace_metadata: Vec::new(),
+            pricing: PriceSettings::default(),
         }
     }
 

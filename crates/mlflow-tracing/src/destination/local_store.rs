@@ -12,7 +12,7 @@ pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError>
         return Ok(None);
     }
     match &settings.tracking_uri.value {
-        TrackingUri::Sqlite { path } => imp::sink(path, &settings.experiment.value).map(Some),
+        TrackingUri::Sqlite { path } => imp::sink(path, settings).map(Some),
         TrackingUri::Server { .. } => Ok(None),
     }
 }
@@ -28,7 +28,7 @@ mod imp {
 
     const FEATURE: &str = "local-store";
 
-    pub(super) fn sink(_path: &Path, _experiment: &Experiment) -> Result<AnySink, BuildError> {
+    pub(super) fn sink(_path: &Path, _settings: &Settings) -> Result<AnySink, BuildError> {
         Err(BuildError::FeatureDisabled {
             feature: FEATURE,
             needed_for: "writing traces to an MLflow SQLite database",
@@ -46,17 +46,20 @@ mod imp {
 #[cfg(feature = "local-store")]
 mod imp {
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use super::*;
     use crate::config::Destination;
     use crate::destination::{Check, ExportError, Sink, TraceItem};
     use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, check_writable, inspect};
     use crate::model::Trace;
+    use crate::pricing::Prices;
 
-    pub(super) fn sink(path: &Path, experiment: &Experiment) -> Result<AnySink, BuildError> {
+    pub(super) fn sink(path: &Path, settings: &Settings) -> Result<AnySink, BuildError> {
         Ok(AnySink::Traces(Box::new(LocalStoreSink {
             path: path.to_owned(),
-            experiment: experiment.clone(),
+            experiment: settings.experiment.value.clone(),
+            prices: settings.pricing.prices.clone(),
             open: None,
         })))
     }
@@ -70,6 +73,8 @@ mod imp {
     struct LocalStoreSink {
         path: PathBuf,
         experiment: Experiment,
+        /// The pipeline's model prices.
+        prices: Arc<Prices>,
         /// The open store and the experiment traces without one go to.
         open: Option<(Store, String)>,
     }
@@ -87,7 +92,7 @@ mod imp {
         }
 
         fn open_store(&self) -> Result<(Store, String), StoreError> {
-            let mut store = Store::open(&self.path)?;
+            let mut store = Store::open(&self.path)?.with_prices(self.prices.clone());
             let experiment = match &self.experiment {
                 Experiment::Id(id) => store.experiment(id)?.id,
                 Experiment::Name(name) => store.get_or_create_experiment(name)?,

@@ -13,6 +13,7 @@
 //!
 //! [`LocalStore`] reads traces back (the `mlflow-trace traces` commands use it).
 
+mod derive;
 mod read;
 mod writability;
 mod write;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use crate::model::TraceSummary;
+use crate::pricing::Prices;
 pub use read::LocalStore;
 
 /// The schema this crate creates and writes: MLflow 3.17.2 at its alembic head.
@@ -220,6 +222,8 @@ pub(crate) struct Store {
     artifact_root: PathBuf,
     /// Active experiments already looked up, by id.
     experiments: HashMap<String, Experiment>,
+    /// The prices spans are priced with when MLflow's store would price them.
+    prices: Arc<Prices>,
 }
 
 impl fmt::Debug for Store {
@@ -253,9 +257,16 @@ impl Store {
             path: path.to_owned(),
             artifact_root,
             experiments: HashMap::new(),
+            prices: Arc::default(),
         };
         store.ensure_schema()?;
         Ok(store)
+    }
+
+    /// Prices spans with `prices` (those of the pipeline) instead of MLflow's catalog alone.
+    pub(crate) fn with_prices(mut self, prices: Arc<Prices>) -> Store {
+        self.prices = prices;
+        self
     }
 
     /// Creates the schema in a new database; checks the revision of an existing one.
@@ -404,6 +415,7 @@ pub(crate) fn inspect(path: &Path) -> Result<String, StoreError> {
         path: path.to_owned(),
         artifact_root: PathBuf::new(),
         experiments: HashMap::new(),
+        prices: Arc::default(),
     };
     let Some(revision) = store.revision()? else {
         return Ok(format!(

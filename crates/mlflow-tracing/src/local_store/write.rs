@@ -4,11 +4,12 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::{Experiment, Store, StoreError, retry_locked, sqlite_err};
+use super::{Experiment, Store, StoreError, derive, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
+use crate::model::Trace;
 use crate::model::size_stats::size_stats;
 use crate::model::summary::truncate_chars;
-use crate::model::{Span, Trace};
+use crate::pricing::Prices;
 use crate::{json, keys};
 
 /// Metadata MLflow keeps in `trace_info` columns rather than in `trace_request_metadata`.
@@ -65,11 +66,14 @@ impl Store {
             }
         }
         let path = self.path.display().to_string();
-        match retry_locked(|| write_all(&mut self.conn, &ready)) {
+        let prices = &self.prices;
+        match retry_locked(|| write_all(&mut self.conn, &ready, prices)) {
             Ok(()) => outcome.written += ready.len(),
             Err(err) if is_about_one_trace(&err) && ready.len() > 1 => {
                 for one in &ready {
-                    match retry_locked(|| write_all(&mut self.conn, std::slice::from_ref(one))) {
+                    match retry_locked(|| {
+                        write_all(&mut self.conn, std::slice::from_ref(one), prices)
+                    }) {
                         Ok(()) => outcome.written += 1,
                         Err(err) => outcome.failed.push((
                             one.0.info().trace_id().to_owned(),
@@ -85,10 +89,14 @@ impl Store {
 }
 
 /// Writes `traces` in one transaction; on any error it is rolled back.
-fn write_all(conn: &mut Connection, traces: &[(&Trace, Experiment)]) -> rusqlite::Result<()> {
+fn write_all(
+    conn: &mut Connection,
+    traces: &[(&Trace, Experiment)],
+    prices: &Prices,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for (trace, experiment) in traces {
-        write_trace(&tx, trace, experiment)?;
+        write_trace(&tx, trace, experiment, prices)?;
     }
     tx.commit()
 }
@@ -106,8 +114,16 @@ fn is_about_one_trace(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusqlite::Result<()> {
-    let info = trace.info();
+fn write_trace(
+    tx: &Connection,
+    trace: &Trace,
+    experiment: &Experiment,
+    prices: &Prices,
+) -> rusqlite::Result<()> {
+    // The spans translated and the trace-level values derived from them, as MLflow's
+    // store does; the size statistics stay those of the trace as recorded.
+    let stored = derive::stored(trace, prices);
+    let info = &stored.info;
     let trace_id = info.trace_id();
     let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
 
@@ -215,13 +231,14 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
          model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
          ?13, ?14, ?15)",
     )?;
-    for span in trace.spans() {
-        let stored = enrich_for_store(span);
+    for (recorded, stored) in trace.spans().iter().zip(&stored.spans) {
         let cost = stored
             .attribute(attr::LLM_COST)
             .filter(Value::is_object)
             .unwrap_or(Value::Null);
-        let span_type = match stored.attribute(attr::SPAN_TYPE) {
+        // The type column is the span's type as recorded, as in MLflow's store; the
+        // stored span carries the translated one.
+        let span_type = match recorded.attribute(attr::SPAN_TYPE) {
             Some(Value::String(t)) => Some(t),
             _ => None,
         };
@@ -248,42 +265,6 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
         ])?;
     }
     Ok(())
-}
-
-/// What MLflow's store adds to a span when it stores it (`translate_span_when_storing`):
-/// the model name, from the GenAI semantic conventions or the `model` field of the
-/// inputs or outputs. (MLflow also prices tokens from its bundled model catalog; that
-/// catalog is not part of this crate, so `mlflow.llm.cost` is only stored when the span
-/// carries it.)
-fn enrich_for_store(span: &Span) -> std::borrow::Cow<'_, Span> {
-    if span.raw_attribute(attr::MODEL).is_some() {
-        return std::borrow::Cow::Borrowed(span);
-    }
-    let from_semconv = ["gen_ai.request.model", "gen_ai.response.model"]
-        .iter()
-        .find_map(|k| match span.attribute(k) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            _ => None,
-        });
-    let from_payload = || {
-        [attr::INPUTS, attr::OUTPUTS].iter().find_map(|k| {
-            match span.attribute(k).as_ref().and_then(|v| v.get("model")) {
-                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            }
-        })
-    };
-    match from_semconv.or_else(from_payload) {
-        Some(model) => {
-            let mut enriched = span.clone();
-            enriched.set_attribute(opentelemetry::KeyValue::new(
-                attr::MODEL,
-                json::quote(&model),
-            ));
-            std::borrow::Cow::Owned(enriched)
-        }
-        None => std::borrow::Cow::Borrowed(span),
-    }
 }
 
 #[cfg(test)]

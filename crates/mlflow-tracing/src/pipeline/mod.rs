@@ -70,6 +70,7 @@ impl Pipeline {
                 experiment_id: settings.experiment.value.known_id().map(str::to_owned),
                 trace_metadata: settings.trace_metadata.clone(),
                 buffer_ttl: settings.buffer_ttl.value,
+                prices: settings.pricing.prices.clone(),
             };
             threads.extend(assembly::spawn(
                 receiver,

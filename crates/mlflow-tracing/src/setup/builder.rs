@@ -105,6 +105,16 @@ impl TracingBuilder {
         self
     }
 
+    /// Prices `price.model()`'s tokens at `price` (USD per million tokens) for
+    /// `mlflow.llm.cost`, instead of the price in the model catalog MLflow ships, or for a
+    /// model the catalog does not know. May be called once per model (and provider); a
+    /// later price for the same model wins. A negative or non-finite price is an error
+    /// from `build`.
+    pub fn model_price(mut self, price: crate::pricing::ModelPrice) -> Self {
+        self.code.model_prices.push(price);
+        self
+    }
+
     /// Exports over OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), instead of
     /// the MLflow store: the URL as requests go to it for HTTP
     /// (`http://collector:4318/v1/traces`), or the server's address for gRPC.
