@@ -218,15 +218,13 @@ fn rows(db: &Path, sql: &str, trace_id: &str) -> Vec<BTreeMap<String, Value>> {
 }
 
 /// What a trace's rows say, without what differs by nature between two runs (ids,
-/// times, the program name, the Python traceback text) or by design (MLflow's own
-/// store prices tokens from a model catalog bundled with MLflow: `mlflow.llm.cost` and
-/// the cost columns are not produced by this crate).
+/// times, the program name, the Python traceback text).
 fn normalized(db: &Path, trace_id: &str) -> Value {
     let info = rows(
         db,
         "SELECT status, client_request_id, request_preview, response_preview, trace_name, \
-         session_id, input_tokens, output_tokens, total_tokens, experiment_id \
-         FROM trace_info WHERE request_id = ?1",
+         session_id, input_tokens, output_tokens, total_tokens, experiment_id, input_cost, \
+         output_cost, total_cost FROM trace_info WHERE request_id = ?1",
         trace_id,
     );
     let tags: BTreeMap<String, Value> = rows(
@@ -267,7 +265,8 @@ fn normalized(db: &Path, trace_id: &str) -> Value {
     .collect();
     let spans: BTreeMap<String, Value> = rows(
         db,
-        "SELECT s.name, s.type, s.status, s.model_name, s.model_provider, s.content, \
+        "SELECT s.name, s.type, s.status, s.model_name, s.model_provider, s.input_cost, \
+         s.output_cost, s.total_cost, s.content, \
          (SELECT p.name FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id) AS parent \
          FROM spans s WHERE s.trace_id = ?1",
         trace_id,
@@ -277,7 +276,6 @@ fn normalized(db: &Path, trace_id: &str) -> Value {
         let mut content: Value = serde_json::from_str(r["content"].as_str().unwrap()).unwrap();
         let attributes = content["attributes"].as_object_mut().unwrap();
         attributes.remove("mlflow.traceRequestId");
-        attributes.remove("mlflow.llm.cost");
         let attribute_order: Vec<String> = attributes.keys().cloned().collect();
         for event in content["events"].as_array_mut().unwrap() {
             event.as_object_mut().unwrap().remove("time_unix_nano");
