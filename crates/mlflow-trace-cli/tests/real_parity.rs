@@ -329,3 +329,163 @@ fn the_committed_price_catalog_is_what_mlflow_generates() {
         "catalog.tsv differs from what MLflow's catalog gives: run scripts/gen-price-catalog.py"
     );
 }
+
+/// Cases that exercise MLflow's lookup rules: every model of the catalog with its
+/// provider and without, cached tokens, and the special names.
+fn cost_cases() -> Vec<Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let catalog =
+        std::fs::read_to_string(root.join("crates/mlflow-tracing/src/pricing/catalog.tsv"))
+            .unwrap();
+    let cached = json!({"input_tokens": 1234, "output_tokens": 567, "total_tokens": 1801,
+        "cache_read_input_tokens": 300, "cache_creation_input_tokens": 200,
+        "cache_creation_input_tokens_above_1hr": 50});
+    let plain = json!({"input_tokens": 1000, "output_tokens": 10});
+    let mut cases = Vec::new();
+    for line in catalog.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = line.split('\t');
+        let (provider, model) = (fields.next().unwrap(), fields.next().unwrap());
+        cases.push(json!({"model": model, "provider": provider, "usage": cached}));
+        cases.push(json!({"model": model, "usage": plain}));
+    }
+    for (model, provider, usage) in [
+        ("openai/gpt-4o", Some("OpenAI"), plain.clone()),
+        ("gpt-4o", Some("no-such-provider"), plain.clone()),
+        (
+            "databricks-meta-llama-3-3-70b-instruct",
+            None,
+            plain.clone(),
+        ),
+        ("databricks/databricks-claude-sonnet-4", None, plain.clone()),
+        ("gateway:/chat", None, plain.clone()),
+        ("endpoints:/chat", None, plain.clone()),
+        (
+            "gpt-4o",
+            None,
+            json!({"input_tokens": 0, "output_tokens": 0}),
+        ),
+        ("gpt-4o", None, json!({"output_tokens": 7})),
+        (
+            "gpt-4o",
+            None,
+            json!({"input_tokens": 100, "cache_read_input_tokens": 500}),
+        ),
+        (
+            "gpt-4o",
+            None,
+            json!({"input_tokens": 10.0, "output_tokens": 2}),
+        ),
+        ("gpt-4o", None, json!({"input_tokens": "10"})),
+        ("gpt-4o", None, json!({})),
+        ("no-such-model", None, plain.clone()),
+    ] {
+        cases.push(json!({"model": model, "provider": provider, "usage": usage}));
+    }
+    cases
+}
+
+#[test]
+fn costs_are_mlflows_for_every_model_of_the_catalog() {
+    let Some(python) = mlflow_python() else {
+        return;
+    };
+    let cases = cost_cases();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    std::fs::write(&file, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let output = run_ok(
+        clean_command(&python)
+            .arg(scripts().join("parity_costs.py"))
+            .arg(&file)
+            .env("MLFLOW_MODEL_CATALOG_URI", ""),
+    );
+    let theirs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+
+    // The same cases as spans: the assembler prices each as MLflow's store would.
+    let traces = mlflow_tracing::testing::InMemoryTraces::new();
+    let tracing = Tracing::builder()
+        .with_env(|_| None)
+        .destinations_from_config(false)
+        .with_in_memory(&traces)
+        .build()
+        .unwrap();
+    let _default = tracing.set_default();
+    {
+        let root = start_span("costs").start();
+        for (i, case) in cases.iter().enumerate() {
+            let span = start_span(format!("case {i}"))
+                .span_type(SpanType::Llm)
+                .start();
+            span.set_attribute("mlflow.llm.model", &case["model"]);
+            if let Some(provider) = case["provider"].as_str() {
+                span.set_attribute("mlflow.llm.provider", provider);
+            }
+            span.set_attribute("mlflow.chat.tokenUsage", &case["usage"]);
+        }
+        drop(root);
+    }
+    tracing.flush().unwrap();
+    let trace = traces.traces().pop().unwrap();
+    let mut priced = 0;
+    let mut diffs = Vec::new();
+    for (i, (case, expected)) in cases.iter().zip(&theirs).enumerate() {
+        let span = trace.span(&format!("case {i}")).unwrap();
+        let ours = match span.raw_attribute("mlflow.llm.cost") {
+            Some(opentelemetry::Value::String(s)) => json!(s.as_str()),
+            _ => Value::Null,
+        };
+        priced += usize::from(!ours.is_null());
+        if &ours != expected {
+            diffs.push(format!("{case}: ours {ours}, MLflow {expected}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} of {} differ:\n{}",
+        diffs.len(),
+        cases.len(),
+        diffs.join("\n")
+    );
+    assert!(priced > 5000, "{priced} of {} priced", cases.len());
+}
+
+#[test]
+fn prices_set_in_code_win_and_reach_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let tracing = store_pipeline(
+        &db,
+        vec![
+            ModelPrice::new("my-finetune", 1.0, 2.0),
+            ModelPrice::new("gpt-4o", 10.0, 20.0).provider("OpenAI"),
+        ],
+    );
+    let _default = tracing.set_default();
+    {
+        let _root = start_span("priced").start();
+        let mine = start_span("mine").start();
+        mine.set_otel_attribute(KeyValue::new("gen_ai.request.model", "my-finetune"));
+        mine.set_otel_attribute(KeyValue::new("gen_ai.usage.input_tokens", 1_000_000));
+        mine.set_otel_attribute(KeyValue::new("gen_ai.usage.output_tokens", 500_000));
+        drop(mine);
+        let gpt = start_span("gpt").start();
+        gpt.set_otel_attribute(KeyValue::new("gen_ai.provider.name", "openai"));
+        gpt.set_otel_attribute(KeyValue::new("gen_ai.request.model", "gpt-4o"));
+        gpt.set_otel_attribute(KeyValue::new("gen_ai.usage.input_tokens", 100_000));
+        gpt.set_otel_attribute(KeyValue::new("gen_ai.usage.output_tokens", 0));
+    }
+    tracing.flush().unwrap();
+    let spans = rows(&db, "SELECT name, total_cost FROM spans WHERE ?1 = ?1", "");
+    let cost = |name: &str| spans.iter().find(|r| r["name"] == name).unwrap()["total_cost"].clone();
+    assert_eq!(cost("mine"), json!(2.0));
+    assert_eq!(cost("gpt"), json!(1.0));
+    assert_eq!(cost("priced"), Value::Null);
+    let info = rows(
+        &db,
+        "SELECT input_cost, output_cost, total_cost FROM trace_info WHERE ?1 = ?1",
+        "",
+    );
+    assert_eq!(info[0]["input_cost"], json!(2.0));
+    assert_eq!(info[0]["output_cost"], json!(1.0));
+    assert_eq!(info[0]["total_cost"], json!(3.0));
+}
