@@ -256,7 +256,20 @@ fn the_wire_format_matches_the_python_sdk() {
         tracing.in_scope(reference_traces);
         tracing.flush().unwrap();
         let requests = receiver.wait_for_spans(4, Duration::from_secs(10));
-        let (ours, our_resource) = canonical_ours(&decoded(&requests));
+        let (mut ours, our_resource) = canonical_ours(&decoded(&requests));
+        // One difference on purpose: the LLM span (gpt-4o-mini in its inputs, token usage)
+        // carries its cost, priced as MLflow's store prices it; MLflow 3.17's Python SDK
+        // prices spans only for Databricks and SageMaker, and leaves it to the store.
+        let cost = ours
+            .get_mut("llm")
+            .and_then(|s| s["attributes"].as_object_mut())
+            .and_then(|a| a.remove("mlflow.llm.cost"));
+        assert_eq!(
+            cost,
+            Some(json!({"type": "string", "value": {
+                "input_cost": 1.8e-06, "output_cost": 4.2e-06, "total_cost": 5.999999999999999e-06}})),
+            "{protocol}: the llm span's cost"
+        );
         let mut python_bodies = fixture("a_http_simple");
         python_bodies.extend(fixture("c_nested_http_otel142"));
         let (python, python_resource) = canonical_python(&python_bodies);
@@ -287,6 +300,67 @@ fn the_wire_format_matches_the_python_sdk() {
             );
         }
     }
+}
+
+#[test]
+fn spans_go_as_recorded_with_their_cost() {
+    // OTLP backends get a GenAI span as its instrumentation recorded it (only MLflow's
+    // store translates it), plus its cost, priced for every destination.
+    let receiver = Receiver::http(Tls::None, None);
+    let endpoint = format!("{}/v1/traces", receiver.base_url());
+    let tracing = pipeline(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+    ])
+    .unwrap();
+    tracing.in_scope(|| {
+        let span = start_span("chat gpt-4o").start();
+        span.set_otel_attribute(opentelemetry::KeyValue::new(
+            "gen_ai.operation.name",
+            "chat",
+        ));
+        span.set_otel_attribute(opentelemetry::KeyValue::new(
+            "gen_ai.request.model",
+            "gpt-4o",
+        ));
+        span.set_otel_attribute(opentelemetry::KeyValue::new(
+            "gen_ai.usage.input_tokens",
+            1000,
+        ));
+        span.set_otel_attribute(opentelemetry::KeyValue::new(
+            "gen_ai.usage.output_tokens",
+            100,
+        ));
+    });
+    tracing.flush().unwrap();
+    let request = decoded(&receiver.wait_for_spans(1, Duration::from_secs(10))).remove(0);
+    let span = &request.resource_spans[0].scope_spans[0].spans[0];
+    let attributes: BTreeMap<&str, (String, Value)> = span
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.as_str(), any_json(kv.value.as_ref().unwrap())))
+        .collect();
+    assert_eq!(
+        attributes["gen_ai.usage.input_tokens"],
+        ("int".into(), json!(1000))
+    );
+    assert_eq!(attributes["mlflow.spanType"].1, json!("\"UNKNOWN\""));
+    for translated in [
+        "mlflow.llm.model",
+        "mlflow.chat.tokenUsage",
+        "mlflow.spanInputs",
+    ] {
+        assert!(
+            !attributes.contains_key(translated),
+            "{translated}: {attributes:?}"
+        );
+    }
+    let cost: Value =
+        serde_json::from_str(attributes["mlflow.llm.cost"].1.as_str().unwrap()).unwrap();
+    assert_eq!(
+        cost,
+        json!({"input_cost": 0.0025, "output_cost": 0.001, "total_cost": 0.0035})
+    );
 }
 
 #[test]
