@@ -149,17 +149,18 @@ fn rows(db: &Path, sql: &str, param: &str) -> Vec<BTreeMap<String, Value>> {
     .collect()
 }
 
-/// Each trace of a database, by name, without what differs by nature between two runs:
-/// ids, times, the program's name and the sizes that depend on them.
-fn stored(db: &Path) -> BTreeMap<String, Value> {
+/// Each trace of experiment `experiment` of a database, by name, without what differs by
+/// nature between two runs: ids, times, the program's name and the sizes that depend on
+/// them.
+fn stored(db: &Path, experiment: &str) -> BTreeMap<String, Value> {
     let mut traces = BTreeMap::new();
     for info in rows(
         db,
         "SELECT request_id, status, request_preview, response_preview, trace_name, session_id, \
          input_tokens, output_tokens, total_tokens, cache_read_input_tokens, \
          cache_creation_input_tokens, cache_creation_input_tokens_above_1hr, input_cost, \
-         output_cost, total_cost FROM trace_info WHERE ?1 = ?1",
-        "",
+         output_cost, total_cost FROM trace_info WHERE experiment_id = ?1",
+        experiment,
     ) {
         let id = info["request_id"].as_str().unwrap().to_owned();
         let mut info = info;
@@ -202,7 +203,7 @@ fn stored(db: &Path) -> BTreeMap<String, Value> {
         .map(|mut r| {
             let mut content: Value = serde_json::from_str(r["content"].as_str().unwrap()).unwrap();
             let attributes = content["attributes"].as_object_mut().unwrap();
-            attributes.remove("mlflow.traceRequestId");
+            attributes.shift_remove("mlflow.traceRequestId");
             let order: Vec<String> = attributes.keys().cloned().collect();
             for event in content["events"].as_array_mut().unwrap() {
                 event.as_object_mut().unwrap().remove("time_unix_nano");
@@ -262,8 +263,8 @@ fn the_local_store_stores_what_mlflows_store_stores() {
     let (py_dir, rs_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     record_python(&python, py_dir.path());
     record_rust(rs_dir.path());
-    let theirs = stored(&py_dir.path().join("mlflow.db"));
-    let ours = stored(&rs_dir.path().join("mlflow.db"));
+    let theirs = stored(&py_dir.path().join("mlflow.db"), "0");
+    let ours = stored(&rs_dir.path().join("mlflow.db"), "0");
     assert_eq!(ours.len(), workload()["traces"].as_array().unwrap().len());
     assert_same(&json!(ours), &json!(theirs));
 
@@ -273,6 +274,7 @@ fn the_local_store_stores_what_mlflows_store_stores() {
         let output = run_ok(
             clean_command(&python)
                 .arg(scripts().join("parity_readback.py"))
+                .arg("0")
                 .env(
                     "MLFLOW_TRACKING_URI",
                     format!("sqlite:///{}", dir.join("mlflow.db").display()),
@@ -488,4 +490,71 @@ fn prices_set_in_code_win_and_reach_the_store() {
     assert_eq!(info[0]["input_cost"], json!(2.0));
     assert_eq!(info[0]["output_cost"], json!(1.0));
     assert_eq!(info[0]["total_cost"], json!(3.0));
+}
+
+/// The stored traces with `mlflow.llm.cost` left out of the attribute order: the one
+/// place where spans sent to a tracking server differ from the Python SDK's. This SDK
+/// prices a span before sending it, so its cost comes before the attributes the server's
+/// translation adds; the Python SDK leaves the pricing to the server, which adds the cost
+/// last. The values are the same.
+fn cost_order_ignored(mut traces: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    for trace in traces.values_mut() {
+        for span in trace["spans"].as_object_mut().unwrap().values_mut() {
+            let order = span["content"]["attribute_order"].as_array_mut().unwrap();
+            order.retain(|k| k != "mlflow.llm.cost");
+        }
+    }
+    traces
+}
+
+#[test]
+fn a_tracking_server_stores_what_it_stores_for_the_python_sdk() {
+    let (Some(client), Some(server_python)) = (mlflow_python(), support::servers::server_python())
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::servers::RunningServer::start(support::servers::ServerSpec::sqlite(
+        &server_python,
+        dir.path(),
+    ));
+    run_ok(
+        clean_command(&client)
+            .arg(scripts().join("parity_reference.py"))
+            .arg(scripts().join("parity_workload.json"))
+            .env("MLFLOW_TRACKING_URI", &server.url)
+            .env("MLFLOW_EXPERIMENT_NAME", "python")
+            .current_dir(dir.path()),
+    );
+    let url = server.url.clone();
+    let tracing = Tracing::builder()
+        .with_env(move |k| match k {
+            "MLFLOW_TRACKING_URI" => Some(url.clone()),
+            "MLFLOW_EXPERIMENT_NAME" => Some("rust".to_owned()),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+    {
+        let _default = tracing.set_default();
+        for trace in workload()["traces"].as_array().unwrap() {
+            record(trace);
+        }
+        tracing.flush().unwrap();
+    }
+    let id = |name: &str| {
+        server.get(&format!(
+            "/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}"
+        ))["experiment"]["experiment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let db = dir.path().join("mlflow.db");
+    let (ours, theirs) = (stored(&db, &id("rust")), stored(&db, &id("python")));
+    assert_eq!(ours.len(), workload()["traces"].as_array().unwrap().len());
+    assert_same(
+        &json!(cost_order_ignored(ours)),
+        &json!(cost_order_ignored(theirs)),
+    );
 }

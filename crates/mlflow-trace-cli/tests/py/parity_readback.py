@@ -1,10 +1,11 @@
-"""Reads the traces of experiment 0 back through MLflow's Python client
+"""Reads the traces of an experiment (argv[1]) back through MLflow's Python client
 (mlflow.search_traces, mlflow.get_trace) from MLFLOW_TRACKING_URI, and prints them as
 JSON, by trace name, without what differs by nature between two runs (ids, times, the
 program name), with the trace names each of a few searches finds. For
 tests/real_parity.rs, which compares the Python SDK's store with mlflow-tracing's."""
 
 import json
+import sys
 
 import mlflow
 
@@ -57,7 +58,8 @@ def trace_dict(trace):
     }
 
 
-searched = mlflow.search_traces(locations=["0"], return_type="list")
+experiment_id = sys.argv[1]
+searched = mlflow.search_traces(locations=[experiment_id], return_type="list")
 out = {
     "search": {t.info.tags["mlflow.traceName"]: trace_dict(t) for t in searched},
     "get": {
@@ -67,7 +69,9 @@ out = {
     "filters": {
         f: sorted(
             t.info.tags["mlflow.traceName"]
-            for t in mlflow.search_traces(locations=["0"], filter_string=f, return_type="list")
+            for t in mlflow.search_traces(
+                locations=[experiment_id], filter_string=f, return_type="list"
+            )
         )
         for f in SEARCHES
     },

@@ -196,6 +196,8 @@ impl MlflowServer {
             .arg("--artifacts-destination")
             .arg(workdir.join("artifacts"))
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            // Model prices from the catalog MLflow ships, never from the network.
+            .env("MLFLOW_MODEL_CATALOG_URI", "")
             .current_dir(workdir);
         let mut process = Background::spawn(command, workdir.join("mlflow-server.log"));
         let url = format!("http://127.0.0.1:{port}");

@@ -80,6 +80,8 @@ impl RunningServer {
             .arg("--artifacts-destination")
             .arg(spec.workdir.join("artifacts"))
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            // Model prices from the catalog MLflow ships, never from the network.
+            .env("MLFLOW_MODEL_CATALOG_URI", "")
             .current_dir(&spec.workdir);
         if let Some(password) = &spec.admin_password {
             let config = spec.workdir.join("basic_auth.ini");
