@@ -19,6 +19,7 @@ mod losses;
 mod macros;
 mod memory_bound;
 mod metrics;
+mod mlflow_vars;
 mod otlp;
 mod outages;
 mod rejections;

@@ -109,6 +109,7 @@ impl Settings {
                 n => format!("{n} set in code, then {c}"),
             },
         ));
+        entries.extend(self.mlflow_vars.entries());
         entries
     }
 }

@@ -159,6 +159,57 @@ pub const MLFLOW_TRACE_METRICS_ATTRIBUTES: &str = "MLFLOW_TRACE_METRICS_ATTRIBUT
 /// wins over the built-in catalog for spans of those providers. An `http(s)` URL is not
 /// downloaded (reported once): the built-in catalog, MLflow 3.17.2's, is used.
 pub const MLFLOW_MODEL_CATALOG_URI: &str = "MLFLOW_MODEL_CATALOG_URI";
+/// MLflow's tracing destination: an experiment id, which wins over the experiment of
+/// `MLFLOW_EXPERIMENT_NAME`/`MLFLOW_EXPERIMENT_ID` (not over one set in code). Databricks
+/// Unity Catalog schemas are not supported.
+pub const MLFLOW_TRACING_DESTINATION: &str = "MLFLOW_TRACING_DESTINATION";
+/// MLflow's switch for asynchronous trace logging (default `true`). Export here is always
+/// asynchronous, on background threads; `false` is reported once, and `flush()` waits.
+pub const MLFLOW_ENABLE_ASYNC_TRACE_LOGGING: &str = "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING";
+/// A bound on the number of traces waiting to be written to the MLflow store (the local
+/// database or a tracking server); past it, traces are dropped, counted and reported.
+/// Unset by default: the memory bound applies instead (MLflow's default of 1000 drops
+/// traces under a burst).
+pub const MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE: &str =
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE";
+/// MLflow's number of export threads. No effect (reported when set): one export thread
+/// per destination.
+pub const MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS: &str = "MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS";
+/// MLflow's span batch size for Unity Catalog tables. No effect (reported when set).
+pub const MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE: &str =
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE";
+/// MLflow's span batch interval for Unity Catalog tables. No effect (reported when set).
+pub const MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS: &str =
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS";
+/// MLflow's retry timeout for trace logging. No effect (reported when set): a tracking
+/// server's requests are retried as the `MLFLOW_HTTP_REQUEST_*` variables say.
+pub const MLFLOW_ASYNC_TRACE_LOGGING_RETRY_TIMEOUT: &str =
+    "MLFLOW_ASYNC_TRACE_LOGGING_RETRY_TIMEOUT";
+/// MLflow's count bound on unfinished traces. No effect (reported when set): they are
+/// bounded by memory and by [`MLFLOW_TRACE_BUFFER_TTL_SECONDS`].
+pub const MLFLOW_TRACE_BUFFER_MAX_SIZE: &str = "MLFLOW_TRACE_BUFFER_MAX_SIZE";
+/// MLflow's choice of span processor. No effect (reported when set): export is always on
+/// background threads.
+pub const MLFLOW_USE_BATCH_SPAN_PROCESSOR: &str = "MLFLOW_USE_BATCH_SPAN_PROCESSOR";
+/// MLflow's choice of tracer provider. No effect (reported when set): the provider is
+/// always this crate's own.
+pub const MLFLOW_USE_DEFAULT_TRACER_PROVIDER: &str = "MLFLOW_USE_DEFAULT_TRACER_PROVIDER";
+/// MLflow's propagation of its span to OpenTelemetry's context. No effect (reported when
+/// set).
+pub const MLFLOW_TRACE_PROPAGATE_TO_OTEL_CONTEXT: &str = "MLFLOW_TRACE_PROPAGATE_TO_OTEL_CONTEXT";
+/// MLflow's private id generator. No effect (reported when set).
+pub const MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR: &str =
+    "MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR";
+/// MLflow's translation of OTLP spans to the GenAI semantic conventions. Not implemented
+/// (reported when set): OTLP spans are in MLflow's format.
+pub const MLFLOW_ENABLE_OTEL_GENAI_SEMCONV: &str = "MLFLOW_ENABLE_OTEL_GENAI_SEMCONV";
+/// MLflow's attachment extraction. No effect (reported when set).
+pub const MLFLOW_TRACE_EXTRACT_ATTACHMENTS: &str = "MLFLOW_TRACE_EXTRACT_ATTACHMENTS";
+/// MLflow's attachment size bound. No effect (reported when set).
+pub const MLFLOW_TRACE_MAX_ATTACHMENT_SIZE: &str = "MLFLOW_TRACE_MAX_ATTACHMENT_SIZE";
+/// MLflow's cache lifetime of downloaded model prices. No effect (reported when set):
+/// nothing is downloaded.
+pub const MLFLOW_MODEL_CATALOG_CACHE_TTL: &str = "MLFLOW_MODEL_CATALOG_CACHE_TTL";
 /// The `service.name` resource attribute.
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// More resource attributes, `key=value,…`, percent-encoded.
@@ -226,6 +277,22 @@ pub const ALL: &[&str] = &[
     OTEL_METRICS_EXPORTER,
     MLFLOW_TRACE_METRICS_ATTRIBUTES,
     MLFLOW_MODEL_CATALOG_URI,
+    MLFLOW_TRACING_DESTINATION,
+    MLFLOW_ENABLE_ASYNC_TRACE_LOGGING,
+    MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE,
+    MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS,
+    MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE,
+    MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS,
+    MLFLOW_ASYNC_TRACE_LOGGING_RETRY_TIMEOUT,
+    MLFLOW_TRACE_BUFFER_MAX_SIZE,
+    MLFLOW_USE_BATCH_SPAN_PROCESSOR,
+    MLFLOW_USE_DEFAULT_TRACER_PROVIDER,
+    MLFLOW_TRACE_PROPAGATE_TO_OTEL_CONTEXT,
+    MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR,
+    MLFLOW_ENABLE_OTEL_GENAI_SEMCONV,
+    MLFLOW_TRACE_EXTRACT_ATTACHMENTS,
+    MLFLOW_TRACE_MAX_ATTACHMENT_SIZE,
+    MLFLOW_MODEL_CATALOG_CACHE_TTL,
     OTEL_SERVICE_NAME,
     OTEL_RESOURCE_ATTRIBUTES,
 ];

@@ -14,6 +14,7 @@ mod entries;
 pub mod env;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
+pub(crate) mod mlflow_vars;
 pub(crate) mod otlp;
 pub(crate) mod pricing;
 pub(crate) mod redact;

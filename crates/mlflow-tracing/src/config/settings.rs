@@ -7,6 +7,7 @@ use std::time::Duration;
 use opentelemetry_sdk::trace::SpanLimits;
 
 use super::metrics::{self, MetricsCode, MetricsSettings};
+use super::mlflow_vars::{self, MlflowVars};
 use super::otlp::{self, OtlpCode, OtlpTraces};
 use super::pricing::{self, PriceSettings};
 use super::server::{self, ServerSettings};
@@ -59,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
     /// Model prices, for `mlflow.llm.cost`.
     pub(crate) pricing: PriceSettings,
+    /// MLflow's own variables without a setting of their own here.
+    pub(crate) mlflow_vars: MlflowVars,
 }
 
 /// A value set in code, refused when zero (naming the builder method).
@@ -78,7 +81,8 @@ impl Settings {
         cwd: &Path,
     ) -> Result<Settings, ConfigError> {
         let tracking_uri = resolve_tracking_uri(e, code.tracking_uri.as_deref(), cwd)?;
-        let experiment = resolve_experiment(e, code.experiment.as_ref());
+        let mut experiment = resolve_experiment(e, code.experiment.as_ref());
+        let mlflow_vars = mlflow_vars::resolve(e, &mut experiment)?;
         if let Some(ratio) = code.sampling_ratio {
             parse_ratio(&ratio.to_string()).map_err(|expected| {
                 ConfigError::new("sampling_ratio", &ratio.to_string(), expected)
@@ -144,6 +148,7 @@ impl Settings {
         };
         let pricing = pricing::resolve(e, &code.model_prices)?;
         Ok(Settings {
+            mlflow_vars,
             pricing,
             server,
             tracking_uri,
@@ -182,6 +187,7 @@ impl Settings {
             server: None,
             trace_metadata: Vec::new(),
             pricing: PriceSettings::default(),
+            mlflow_vars: MlflowVars::default(),
         }
     }
 

@@ -18,6 +18,7 @@
 //!
 //! [`Settings`]: crate::config::Settings
 
+mod bound;
 mod custom;
 #[cfg(any(
     feature = "otlp-http",

@@ -4,7 +4,7 @@
 //! call for it (and fails with the missing cargo feature when they call for it but it is
 //! not compiled in). Adding a destination is one module and one line in [`SELECTORS`].
 
-use super::{AnySink, local_store, metrics, otlp, server};
+use super::{AnySink, bound, local_store, metrics, otlp, server};
 use crate::config::{Settings, TrackingUri};
 use crate::error::BuildError;
 
@@ -16,9 +16,9 @@ const SELECTORS: &[Selector] = &[
     // OTLP, when an endpoint is configured.
     otlp::select,
     // The MLflow SQLite store the tracking URI names, unless OTLP replaces it.
-    local_store::select,
+    |s| bound::mlflow_store(local_store::select(s), s),
     // The MLflow tracking server the tracking URI names, unless OTLP replaces it.
-    server::select,
+    |s| bound::mlflow_store(server::select(s), s),
     // The span-duration histogram, when a metrics endpoint is configured (whatever the
     // trace destinations).
     metrics::select,

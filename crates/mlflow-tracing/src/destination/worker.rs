@@ -130,7 +130,8 @@ impl<T: Send + 'static> WorkerHandle<T> {
         &self.destination
     }
 
-    /// Hands `items` to the worker. Past `OTEL_BSP_MAX_QUEUE_SIZE` queued items the rest
+    /// Hands `items` to the worker. Past the queue bound (`OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// `MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE`), when one is set, the rest
     /// are counted as lost; so is everything when the worker is gone.
     pub(crate) fn send(&self, mut items: Vec<T>) {
         let offered = items.len() as u64;
@@ -145,8 +146,13 @@ impl<T: Send + 'static> WorkerHandle<T> {
                 report::warn(&format!("queue-size:{destination}"), || {
                     format!(
                         "{over} {what} for {destination} were dropped: more than \
-                         OTEL_BSP_MAX_QUEUE_SIZE={max} were waiting to be sent (unset it to \
-                         bound the queue by memory only)"
+                         {variable}={max} were waiting to be sent (unset it to bound the queue \
+                         by memory only)",
+                        variable = match self.unit {
+                            Unit::Traces =>
+                                crate::config::env::MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE,
+                            Unit::Spans => crate::config::env::OTEL_BSP_MAX_QUEUE_SIZE,
+                        }
                     )
                 });
                 if items.is_empty() {
