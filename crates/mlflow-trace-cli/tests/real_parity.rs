@@ -266,6 +266,8 @@ fn the_local_store_stores_what_mlflows_store_stores() {
     let theirs = stored(&py_dir.path().join("mlflow.db"), "0");
     let ours = stored(&rs_dir.path().join("mlflow.db"), "0");
     assert_eq!(ours.len(), workload()["traces"].as_array().unwrap().len());
+    // A tag the root carries as an attribute, as over OTLP.
+    assert_eq!(ours["odd values"]["tags"]["origin"], "workload");
     assert_same(&json!(ours), &json!(theirs));
 
     // And MLflow's Python client reads the same traces from both, and its searches find

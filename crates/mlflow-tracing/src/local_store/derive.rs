@@ -58,6 +58,19 @@ pub(super) fn stored(trace: &Trace, prices: &Prices) -> Stored {
         info.metadata.insert(metadata::TRACE_USER.to_owned(), user);
     }
     if let Some(root) = spans.iter().find(|s| s.parent_id().is_none()) {
+        // Tags carried by the root as `mlflow.traceTag.<key>` (how they travel over OTLP),
+        // under the trace's own.
+        for kv in root.attributes() {
+            if let Some(key) = kv.key.as_str().strip_prefix(attr::TRACE_TAG_PREFIX)
+                && !key.is_empty()
+                && key.chars().count() <= keys::MAX_CHARS_IN_TAG_KEY
+                && !info.tags.contains_key(key)
+                && let Some(value) = text_value(&kv.value)
+                && value.chars().count() <= keys::MAX_CHARS_IN_TAG_VALUE
+            {
+                info.tags.insert(key.to_owned(), value);
+            }
+        }
         let raw = |key| match root.raw_attribute(key) {
             Some(opentelemetry::Value::String(s)) if !s.as_str().is_empty() => {
                 Some(s.as_str().to_owned())
@@ -95,7 +108,11 @@ fn merge_under(info: &mut TraceInfo, key: &str, mut derived: Map<String, Value>)
 /// An attribute that counts (Python's truth test), as text: MLflow's
 /// `_try_parse_json_string` (a JSON string decoded, anything else as written).
 fn text_attribute(span: &Span, key: &str) -> Option<String> {
-    match span.raw_attribute(key)? {
+    text_value(span.raw_attribute(key)?)
+}
+
+fn text_value(value: &opentelemetry::Value) -> Option<String> {
+    match value {
         opentelemetry::Value::String(s) => {
             let s = s.as_str();
             match serde_json::from_str::<Value>(s) {
