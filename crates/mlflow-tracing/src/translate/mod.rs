@@ -33,6 +33,7 @@ use schemas::{EVENT_SCHEMAS, SCHEMAS, Tokens};
 /// The span as MLflow's store stores it: `span` translated. A cost the assembler added
 /// ([`price`]) is put where MLflow's store would have put it, so the stored attributes
 /// are in the same order as MLflow's.
+#[cfg_attr(not(feature = "local-store"), allow(dead_code))]
 pub(crate) fn for_store(span: &Span, prices: &Prices) -> Span {
     let attrs = span.attributes();
     let attributes = match attrs.split_last() {
@@ -102,7 +103,13 @@ fn sanitize(attrs: &[KeyValue]) -> Vec<KeyValue> {
     attrs
         .iter()
         .map(|kv| {
-            let once = as_str(&kv.value).and_then(loads);
+            // Only the JSON encoding of a string can hold a twice-encoded value.
+            let once = as_str(&kv.value)
+                .filter(|s| {
+                    s.trim_start_matches([' ', '\t', '\n', '\r'])
+                        .starts_with('"')
+                })
+                .and_then(loads);
             match once {
                 Some(Value::String(inner))
                     if matches!(
@@ -258,6 +265,8 @@ fn model_name(a: &[KeyValue]) -> Option<Value> {
             continue;
         };
         let decoded = match as_str(value) {
+            // Without escapes, a text that does not contain `model` has no such key.
+            Some(s) if !s.contains('\\') && !s.contains("model") => continue,
             Some(s) => match loads(s) {
                 Some(v) => v,
                 None => continue,

@@ -73,10 +73,30 @@ pub(super) fn has(attributes: &[KeyValue], key: &str) -> bool {
 pub(super) fn checked<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a OtelValue> {
     let value = get(attributes, key)?;
     let keep = match as_str(value) {
-        Some(s) => loads(s).map_or(!s.is_empty(), |v| truthy(&v)),
+        Some(s) => str_counts(s),
         None => truthy_otel(value),
     };
     keep.then_some(value)
+}
+
+/// JSON whitespace, as `json.loads` skips it.
+const JSON_WS: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// Whether a string attribute counts: its JSON value is true, or it is not JSON and not
+/// empty. Long texts (messages, documents) are told without parsing them: one that opens
+/// an array, an object or a string is false only when that is empty and nothing follows.
+fn str_counts(s: &str) -> bool {
+    let t = s.trim_start_matches(JSON_WS);
+    let close = match t.chars().next() {
+        Some('[') => ']',
+        Some('{') => '}',
+        Some('"') => '"',
+        _ => return loads(s).map_or(!s.is_empty(), |v| truthy(&v)),
+    };
+    let rest = t[1..].trim_start_matches(if close == '"' { &[][..] } else { &JSON_WS[..] });
+    // `[]`, `{}` or `""` and only whitespace after it: an empty value, false. Anything
+    // else is a true value, or not JSON and not empty: true either way.
+    !(rest.starts_with(close) && rest[1..].trim_matches(JSON_WS).is_empty())
 }
 
 /// `_try_decode_if_json(value)` / `try_json_loads(value)`: a string decoded when it is
@@ -172,6 +192,30 @@ mod tests {
             assert!(checked(&attrs, falsy).is_none(), "{falsy}");
         }
         assert_eq!(decode(&attrs[0].value), Value::String("gpt-4o".into()));
+        for (text, counts) in [
+            ("[]", false),
+            (" [ \n] ", false),
+            ("{}", false),
+            ("\"\"", false),
+            ("\" \"", true),
+            ("[1]", true),
+            ("[] x", true),
+            ("{\"a\": 1}", true),
+            ("[unclosed", true),
+            ("0", false),
+            ("0.5", true),
+            ("null", false),
+            ("false", false),
+            ("", false),
+            ("text", true),
+        ] {
+            let expected = loads(text).map_or(!text.is_empty(), |v| truthy(&v));
+            assert_eq!(str_counts(text), counts, "{text:?}");
+            assert_eq!(
+                counts, expected,
+                "{text:?}: the fast path agrees with parsing"
+            );
+        }
         assert_eq!(decode(&attrs[1].value), Value::String("gpt-4o".into()));
     }
 
