@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::AnySink;
-use crate::config::{Experiment, Settings, TrackingUri};
+use crate::config::{Settings, TrackingUri};
 use crate::error::BuildError;
 
 /// The store's sink, when the settings export to an MLflow SQLite database.
@@ -49,7 +49,7 @@ mod imp {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::Destination;
+    use crate::config::{Destination, Experiment};
     use crate::destination::{Check, ExportError, Sink, TraceItem};
     use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, check_writable, inspect};
     use crate::model::Trace;
