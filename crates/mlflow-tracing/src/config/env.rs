@@ -207,6 +207,12 @@ pub const MLFLOW_ENABLE_OTEL_GENAI_SEMCONV: &str = "MLFLOW_ENABLE_OTEL_GENAI_SEM
 pub const MLFLOW_TRACE_EXTRACT_ATTACHMENTS: &str = "MLFLOW_TRACE_EXTRACT_ATTACHMENTS";
 /// MLflow's attachment size bound. No effect (reported when set).
 pub const MLFLOW_TRACE_MAX_ATTACHMENT_SIZE: &str = "MLFLOW_TRACE_MAX_ATTACHMENT_SIZE";
+/// MLflow's request-auth plugin. No effect (reported when set): a tracking server gets
+/// the credentials of the URI or of [`MLFLOW_TRACKING_USERNAME`],
+/// [`MLFLOW_TRACKING_PASSWORD`] and [`MLFLOW_TRACKING_TOKEN`] only.
+pub const MLFLOW_TRACKING_AUTH: &str = "MLFLOW_TRACKING_AUTH";
+/// MLflow's AWS SigV4 request signing. Not supported (reported when set to true).
+pub const MLFLOW_TRACKING_AWS_SIGV4: &str = "MLFLOW_TRACKING_AWS_SIGV4";
 /// MLflow's cache lifetime of downloaded model prices. No effect (reported when set):
 /// nothing is downloaded.
 pub const MLFLOW_MODEL_CATALOG_CACHE_TTL: &str = "MLFLOW_MODEL_CATALOG_CACHE_TTL";
@@ -292,6 +298,8 @@ pub const ALL: &[&str] = &[
     MLFLOW_ENABLE_OTEL_GENAI_SEMCONV,
     MLFLOW_TRACE_EXTRACT_ATTACHMENTS,
     MLFLOW_TRACE_MAX_ATTACHMENT_SIZE,
+    MLFLOW_TRACKING_AUTH,
+    MLFLOW_TRACKING_AWS_SIGV4,
     MLFLOW_MODEL_CATALOG_CACHE_TTL,
     OTEL_SERVICE_NAME,
     OTEL_RESOURCE_ATTRIBUTES,

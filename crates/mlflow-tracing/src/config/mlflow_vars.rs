@@ -68,6 +68,17 @@ pub(crate) const WITHOUT_EFFECT: &[(&str, &str)] = &[
         "mlflow-tracing records no attachments",
     ),
     (
+        env::MLFLOW_TRACKING_AUTH,
+        "a tracking server is authenticated with the credentials of the tracking URI or of \
+         MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD/MLFLOW_TRACKING_TOKEN only; MLflow's \
+         request-auth plugins are Python code",
+    ),
+    (
+        env::MLFLOW_TRACKING_AWS_SIGV4,
+        "requests to a tracking server are not signed with AWS SigV4; a server behind SigV4 \
+         answers them 403",
+    ),
+    (
         env::MLFLOW_MODEL_CATALOG_CACHE_TTL,
         "a file:// MLFLOW_MODEL_CATALOG_URI is read once, when tracing is set up; nothing is \
          downloaded",
@@ -116,7 +127,8 @@ pub(crate) fn resolve(
         ));
     }
     for (name, why) in WITHOUT_EFFECT {
-        if let Some(value) = e.get(name) {
+        // A switch turned off asks for nothing.
+        if let Some(value) = e.get(name).filter(|v| parse_bool(v) != Ok(false)) {
             without_effect.push((name, value, why));
         }
     }
@@ -217,6 +229,8 @@ mod tests {
                 (env::MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE, "100"),
                 (env::MLFLOW_ENABLE_ASYNC_TRACE_LOGGING, "false"),
                 (env::MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS, "4"),
+                // A switch turned off asks for nothing: not reported.
+                (env::MLFLOW_TRACKING_AWS_SIGV4, "false"),
             ]),
             &mut default_experiment(),
         )
