@@ -26,4 +26,5 @@ mod sampling;
 mod server;
 mod span_api;
 mod tidy;
+mod timeout;
 mod trace_info;

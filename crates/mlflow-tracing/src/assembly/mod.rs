@@ -9,6 +9,7 @@
 mod convert;
 mod inbox;
 mod pending;
+mod timeout;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -26,7 +27,7 @@ use crate::report;
 use crate::stats::Reason;
 use crate::sync::Ticket;
 use convert::{convert_span, with_tags};
-pub(crate) use inbox::{FlushParts, Msg, Shared, TraceShared};
+pub(crate) use inbox::{FlushParts, Msg, OpenSpan, Shared, TraceShared};
 use pending::Pending;
 
 /// How often unfinished traces are checked for expiry.
@@ -46,6 +47,10 @@ pub(crate) struct AssemblySettings {
     pub(crate) trace_metadata: Vec<(&'static str, String)>,
     /// How long an unfinished trace is kept.
     pub(crate) buffer_ttl: Duration,
+    /// When an open trace is ended with status ERROR and exported
+    /// (`MLFLOW_TRACE_TIMEOUT_SECONDS`), and how often that is checked.
+    pub(crate) trace_timeout: Option<Duration>,
+    pub(crate) timeout_check_interval: Duration,
 }
 
 /// Starts the assembler thread; `None` when it could not be started (reported: tracing is
@@ -101,6 +106,7 @@ impl Assembler {
     /// more and more rarely when idle, and is woken for flushes, shutdown and backlogs.
     fn run(&mut self, receiver: Receiver<Msg>) {
         let mut last_sweep = Instant::now();
+        let mut last_timeout_check = Instant::now();
         let mut idle = IDLE_MIN;
         loop {
             let mut active = false;
@@ -127,6 +133,12 @@ impl Assembler {
             if last_sweep.elapsed() >= TICK {
                 self.evict_expired();
                 last_sweep = Instant::now();
+            }
+            if self.settings.trace_timeout.is_some()
+                && last_timeout_check.elapsed() >= self.settings.timeout_check_interval
+            {
+                self.end_timed_out();
+                last_timeout_check = Instant::now();
             }
             idle = if active {
                 IDLE_MIN

@@ -37,6 +37,8 @@ pub(super) struct Pending {
     state: Option<TraceState>,
     pub(super) ticket: Ticket,
     pub(super) created: Instant,
+    /// Its open spans were ended by the trace timeout.
+    pub(super) timed_out: bool,
 }
 
 impl Pending {
@@ -132,6 +134,7 @@ impl Pending {
             state: None,
             ticket,
             created: Instant::now(),
+            timed_out: false,
         }
     }
 

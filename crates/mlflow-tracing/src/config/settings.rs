@@ -17,6 +17,7 @@ use super::{
 const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
 const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
 const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
+const DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS: u64 = 1;
 const DEFAULT_SPAN_LIMIT: u32 = 128;
 
 /// Settings made in code (the builder, `set_tracking_uri`, `set_experiment`); each wins
@@ -29,6 +30,8 @@ pub(crate) struct CodeSettings {
     pub(crate) max_queue_bytes: Option<u64>,
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) buffer_ttl: Option<Duration>,
+    pub(crate) trace_timeout: Option<Duration>,
+    pub(crate) timeout_check_interval: Option<Duration>,
     pub(crate) otlp: OtlpCode,
     pub(crate) metrics: MetricsCode,
 }
@@ -42,6 +45,11 @@ pub(crate) struct Settings {
     pub(crate) max_queue_bytes: Setting<u64>,
     pub(crate) flush_timeout: Setting<Duration>,
     pub(crate) buffer_ttl: Setting<Duration>,
+    /// `MLFLOW_TRACE_TIMEOUT_SECONDS`: a trace still open after this long is ended with
+    /// status ERROR and exported; `None` (unset or 0, as in MLflow) never times out.
+    pub(crate) trace_timeout: Setting<Option<Duration>>,
+    /// How often traces are checked against the timeout.
+    pub(crate) timeout_check_interval: Setting<Duration>,
     pub(crate) span_limits: SpanLimits,
     /// OTLP trace export; `None` when off.
     pub(crate) otlp: Option<OtlpTraces>,
@@ -112,6 +120,41 @@ impl Settings {
                 DEFAULT_BUFFER_TTL_SECONDS,
             )
             .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
+        // MLflow reads the timeout as an int and treats 0 as unset. In code, any duration.
+        let trace_timeout = match code.trace_timeout {
+            Some(d) => Setting::new((!d.is_zero()).then_some(d), Source::Code),
+            None => e
+                .resolve(
+                    None,
+                    &[env::MLFLOW_TRACE_TIMEOUT_SECONDS],
+                    super::parse_u64,
+                    0,
+                )
+                .map(|s| {
+                    Setting::new(
+                        (s.value > 0).then(|| Duration::from_secs(s.value)),
+                        s.source,
+                    )
+                })?,
+        };
+        let timeout_check_interval = match code.timeout_check_interval {
+            Some(d) if d.is_zero() => {
+                return Err(ConfigError::new(
+                    "trace_timeout_check_interval",
+                    "0",
+                    "a positive duration",
+                ));
+            }
+            Some(d) => Setting::new(d, Source::Code),
+            None => e
+                .resolve(
+                    None,
+                    &[env::MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS],
+                    parse_positive,
+                    DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS,
+                )
+                .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?,
+        };
         let limit = |var| {
             e.resolve(None, &[var], parse_positive, DEFAULT_SPAN_LIMIT)
                 .map(|s| s.value)
@@ -145,6 +188,8 @@ impl Settings {
             max_queue_bytes,
             flush_timeout,
             buffer_ttl,
+            trace_timeout,
+            timeout_check_interval,
             span_limits,
             otlp,
             metrics,
@@ -166,6 +211,11 @@ impl Settings {
             ),
             buffer_ttl: Setting::new(
                 Duration::from_secs(DEFAULT_BUFFER_TTL_SECONDS),
+                Source::Default,
+            ),
+            trace_timeout: Setting::new(None, Source::Default),
+            timeout_check_interval: Setting::new(
+                Duration::from_secs(DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS),
                 Source::Default,
             ),
             span_limits: SpanLimits::default(),

@@ -42,6 +42,8 @@ pub(crate) struct Pipeline {
     core: Arc<Core>,
     shut_down: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// A trace timeout is configured: traces keep their open spans.
+    tracks_open_spans: bool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -70,6 +72,8 @@ impl Pipeline {
                 experiment_id: settings.experiment.value.known_id().map(str::to_owned),
                 trace_metadata: settings.trace_metadata.clone(),
                 buffer_ttl: settings.buffer_ttl.value,
+                trace_timeout: settings.trace_timeout.value,
+                timeout_check_interval: settings.timeout_check_interval.value,
             };
             threads.extend(assembly::spawn(
                 receiver,
@@ -106,11 +110,17 @@ impl Pipeline {
             core,
             shut_down: AtomicBool::new(false),
             threads: Mutex::new(threads),
+            tracks_open_spans: settings.trace_timeout.value.is_some(),
         }
     }
 
     pub(crate) fn tracer(&self) -> &SdkTracer {
         &self.tracer
+    }
+
+    /// Whether traces keep their open spans, for the trace timeout.
+    pub(crate) fn tracks_open_spans(&self) -> bool {
+        self.tracks_open_spans
     }
 
     /// Whether spans should be recorded at all.

@@ -105,6 +105,22 @@ impl TracingBuilder {
         self
     }
 
+    /// Ends a trace still open after `timeout` (`MLFLOW_TRACE_TIMEOUT_SECONDS`), as MLflow
+    /// does: its open spans end with status ERROR, the root with an exception event saying
+    /// so, and the trace is exported. `Duration::ZERO` turns the timeout off (the default).
+    pub fn trace_timeout(mut self, timeout: Duration) -> Self {
+        self.code.trace_timeout = Some(timeout);
+        self
+    }
+
+    /// How often open traces are checked against the
+    /// [`trace_timeout`](TracingBuilder::trace_timeout)
+    /// (`MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS`, default 1 s); positive.
+    pub fn trace_timeout_check_interval(mut self, interval: Duration) -> Self {
+        self.code.timeout_check_interval = Some(interval);
+        self
+    }
+
     /// Exports over OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), instead of
     /// the MLflow store: the URL as requests go to it for HTTP
     /// (`http://collector:4318/v1/traces`), or the server's address for gRPC.

@@ -281,6 +281,7 @@ impl SpanBuilder {
                 let trace = Arc::new(TraceShared::new(
                     span_context.trace_id(),
                     self.name.to_string(),
+                    pipeline.tracks_open_spans(),
                 ));
                 // When the pipeline was just shut down, the trace's spans are counted as they end.
                 let _ = pipeline.send(Msg::TraceStarted(
@@ -314,6 +315,7 @@ impl SpanBuilder {
             parent.as_ref().map(|p| p.span_id),
             &self.span_type,
         ));
+        super::timeout::register(&inner);
         (
             LiveSpan::from_inner(inner.clone()),
             Some(CurrentSpan::Recording(inner)),

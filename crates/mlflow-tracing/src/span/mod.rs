@@ -11,6 +11,7 @@ mod context;
 mod guard;
 mod instrument;
 mod live;
+mod timeout;
 mod trace;
 
 pub use builder::{SpanBuilder, start_span};
