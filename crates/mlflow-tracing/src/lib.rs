@@ -130,6 +130,8 @@ pub mod local_store;
 
 pub mod config;
 
+pub mod hooks;
+
 mod stats;
 
 mod sync;

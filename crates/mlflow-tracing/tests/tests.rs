@@ -14,6 +14,7 @@ mod concurrency;
 mod context;
 mod exit_paths;
 mod global_lazy;
+mod hooks;
 mod local_store;
 mod losses;
 mod macros;

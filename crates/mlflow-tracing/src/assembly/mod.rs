@@ -7,6 +7,7 @@
 //! messages it receives and the state it shares with the pipeline.
 
 mod convert;
+mod hooks;
 mod inbox;
 mod pending;
 mod timeout;
@@ -51,6 +52,8 @@ pub(crate) struct AssemblySettings {
     /// (`MLFLOW_TRACE_TIMEOUT_SECONDS`), and how often that is checked.
     pub(crate) trace_timeout: Option<Duration>,
     pub(crate) timeout_check_interval: Duration,
+    /// The span hooks, run on every span before any sink gets it.
+    pub(crate) hooks: crate::hooks::SpanHooks,
 }
 
 /// Starts the assembler thread; `None` when it could not be started (reported: tracing is
@@ -245,10 +248,23 @@ impl Assembler {
             });
             return;
         };
-        let span = convert_span(data, &pending.shared.request_id);
+        let mut span = convert_span(data, &pending.shared.request_id);
         let is_root = span.parent_id.is_none();
         pending.root_ended |= is_root;
         pending.received += 1;
+        if !self.settings.hooks.is_empty()
+            && !hooks::run(
+                &self.settings.hooks,
+                pending,
+                &mut span,
+                &self.shared.counters,
+                &self.routes,
+            )
+        {
+            drop(ticket);
+            self.try_finish(trace_id);
+            return;
+        }
         // Span sinks get the span as it ends, all of them the same one, with the trace's
         // tags and metadata as they stand now; the root carries the trace's tags (unlike
         // MLflow, which loses them over OTLP). Trace sinks get it with its trace. With both
@@ -304,9 +320,12 @@ impl Assembler {
         {
             return;
         }
-        let Some(pending) = self.remove(&trace_id) else {
+        let Some(mut pending) = self.remove(&trace_id) else {
             return;
         };
+        if !self.finish_hooked(&mut pending) {
+            return;
+        }
         if !pending.root_ended {
             self.count_lost(&pending, Reason::OverMemoryBound);
             report::warn("root-dropped", || {
@@ -319,7 +338,7 @@ impl Assembler {
             return;
         }
         self.shared.counters.traces_completed.inc();
-        if pending.lost_spans > 0 {
+        if pending.lost_spans > 0 || pending.hooked.lost > 0 {
             self.shared.counters.traces_incomplete.inc();
         }
         if self.routes.wants_traces() {

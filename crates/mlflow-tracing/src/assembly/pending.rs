@@ -28,7 +28,7 @@ pub(super) struct Pending {
     pub(super) root_ended: bool,
     pub(super) root_dropped: bool,
     pub(super) tags: IndexMap<String, String>,
-    metadata: IndexMap<String, String>,
+    pub(super) metadata: IndexMap<String, String>,
     /// The tags and metadata as the span sinks see them, shared until the next update.
     snapshot: Option<Arc<TraceSnapshot>>,
     client_request_id: Option<String>,
@@ -39,6 +39,8 @@ pub(super) struct Pending {
     pub(super) created: Instant,
     /// Its open spans were ended by the trace timeout.
     pub(super) timed_out: bool,
+    /// What the span hooks did to its spans.
+    pub(super) hooked: super::hooks::Hooked,
 }
 
 impl Pending {
@@ -135,6 +137,7 @@ impl Pending {
             ticket,
             created: Instant::now(),
             timed_out: false,
+            hooked: super::hooks::Hooked::default(),
         }
     }
 

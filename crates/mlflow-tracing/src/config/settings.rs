@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::SpanLimits;
 
+use crate::hooks::SpanHooks;
+
 use super::metrics::{self, MetricsCode, MetricsSettings};
 use super::otlp::{self, OtlpCode, OtlpTraces};
 use super::server::{self, ServerSettings};
@@ -32,6 +34,7 @@ pub(crate) struct CodeSettings {
     pub(crate) buffer_ttl: Option<Duration>,
     pub(crate) trace_timeout: Option<Duration>,
     pub(crate) timeout_check_interval: Option<Duration>,
+    pub(crate) hooks: SpanHooks,
     pub(crate) otlp: OtlpCode,
     pub(crate) metrics: MetricsCode,
 }
@@ -50,6 +53,8 @@ pub(crate) struct Settings {
     pub(crate) trace_timeout: Setting<Option<Duration>>,
     /// How often traces are checked against the timeout.
     pub(crate) timeout_check_interval: Setting<Duration>,
+    /// Functions run on every finished span before any destination (code only).
+    pub(crate) hooks: SpanHooks,
     pub(crate) span_limits: SpanLimits,
     /// OTLP trace export; `None` when off.
     pub(crate) otlp: Option<OtlpTraces>,
@@ -190,6 +195,7 @@ impl Settings {
             buffer_ttl,
             trace_timeout,
             timeout_check_interval,
+            hooks: code.hooks.clone(),
             span_limits,
             otlp,
             metrics,
@@ -218,6 +224,7 @@ impl Settings {
                 Duration::from_secs(DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS),
                 Source::Default,
             ),
+            hooks: SpanHooks::default(),
             span_limits: SpanLimits::default(),
             otlp: None,
             metrics: Ok(None),

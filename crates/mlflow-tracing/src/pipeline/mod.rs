@@ -74,6 +74,7 @@ impl Pipeline {
                 buffer_ttl: settings.buffer_ttl.value,
                 trace_timeout: settings.trace_timeout.value,
                 timeout_check_interval: settings.timeout_check_interval.value,
+                hooks: settings.hooks.clone(),
             };
             threads.extend(assembly::spawn(
                 receiver,

@@ -10,6 +10,7 @@ use super::tracing::Tracing;
 use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings, Temporality};
 use crate::destination::{self, AnySink, CustomSink, TraceExporter};
 use crate::error::{BuildError, ReadError};
+use crate::hooks::SpanHook;
 use crate::pipeline::Pipeline;
 
 /// Configures a [`Tracing`] pipeline. Values set here win over the environment.
@@ -118,6 +119,15 @@ impl TracingBuilder {
     /// (`MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS`, default 1 s); positive.
     pub fn trace_timeout_check_interval(mut self, interval: Duration) -> Self {
         self.code.timeout_check_interval = Some(interval);
+        self
+    }
+
+    /// Adds a span hook: a function that sees every finished span (and its trace's tags
+    /// and metadata) before any destination, and may rewrite or drop it — MLflow's
+    /// `mlflow.tracing.configure(span_processors=[...])`. Hooks run in the order added, on
+    /// the pipeline's own thread; see [`hooks`](crate::hooks).
+    pub fn span_hook(mut self, hook: impl SpanHook) -> Self {
+        self.code.hooks.push(std::sync::Arc::new(hook));
         self
     }
 
