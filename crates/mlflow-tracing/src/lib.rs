@@ -156,13 +156,14 @@ pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, Up
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
-    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri,
-    init, set_experiment, set_tracking_uri, shutdown, tracking_uri,
+    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, disable, enable, flush,
+    get_tracking_uri, init, is_tracing_enabled, set_experiment, set_tracking_uri, shutdown,
+    tracking_uri,
 };
 pub use span::{
     ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,
-    TraceFutureExt, get_active_trace_id, get_current_active_span, get_last_active_trace_id,
-    get_last_active_trace_id_in_thread, start_span, update_current_trace,
+    TraceFutureExt, TraceScope, get_active_trace_id, get_current_active_span,
+    get_last_active_trace_id, get_last_active_trace_id_in_thread, start_span, update_current_trace,
 };
 pub use stats::{DestinationStats, Stats, Unit};
 pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};

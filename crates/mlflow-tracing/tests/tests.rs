@@ -26,6 +26,7 @@ mod rejections;
 mod sampling;
 mod server;
 mod span_api;
+mod switch;
 mod tidy;
 mod timeout;
 mod trace_info;

@@ -52,6 +52,11 @@ pub const MLFLOW_TRACE_TIMEOUT_SECONDS: &str = "MLFLOW_TRACE_TIMEOUT_SECONDS";
 /// (default 1).
 pub const MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS: &str =
     "MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS";
+/// The active model's id (MLflow's `set_active_model`): every trace carries it as the
+/// metadata `mlflow.modelId`.
+pub const MLFLOW_ACTIVE_MODEL_ID: &str = "MLFLOW_ACTIVE_MODEL_ID";
+/// The legacy form of `MLFLOW_ACTIVE_MODEL_ID`, still read by MLflow.
+pub const LEGACY_ACTIVE_MODEL_ID: &str = "_MLFLOW_ACTIVE_MODEL_ID";
 /// Memory the export queues may hold, in bytes (default 128 MiB). Past it, spans are
 /// dropped, counted and reported. Not an MLflow variable: MLflow bounds its queues by
 /// count (and silently discards the overflow).
@@ -186,6 +191,8 @@ pub const ALL: &[&str] = &[
     MLFLOW_TRACE_BUFFER_TTL_SECONDS,
     MLFLOW_TRACE_TIMEOUT_SECONDS,
     MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS,
+    MLFLOW_ACTIVE_MODEL_ID,
+    LEGACY_ACTIVE_MODEL_ID,
     MLFLOW_TRACE_MAX_QUEUE_BYTES,
     MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS,
     OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,

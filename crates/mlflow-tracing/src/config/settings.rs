@@ -35,6 +35,8 @@ pub(crate) struct CodeSettings {
     pub(crate) trace_timeout: Option<Duration>,
     pub(crate) timeout_check_interval: Option<Duration>,
     pub(crate) hooks: SpanHooks,
+    pub(crate) source_run: Option<String>,
+    pub(crate) active_model_id: Option<String>,
     pub(crate) otlp: OtlpCode,
     pub(crate) metrics: MetricsCode,
 }
@@ -75,6 +77,29 @@ fn positive_code(method: &str, value: Option<u64>) -> Result<Option<u64>, Config
         Some(0) => Err(ConfigError::new(method, "0", "a positive value")),
         other => Ok(other),
     }
+}
+
+/// Every trace's metadata, with the run (`mlflow.sourceRun`) and the active model
+/// (`mlflow.modelId`: code, else `MLFLOW_ACTIVE_MODEL_ID`, else its legacy form) it is
+/// linked to, in MLflow's order.
+fn linked_metadata(
+    mut metadata: Vec<(&'static str, String)>,
+    e: &Env,
+    code: &CodeSettings,
+) -> Vec<(&'static str, String)> {
+    use crate::keys::metadata as keys;
+    if let Some(run) = &code.source_run {
+        metadata.push((keys::SOURCE_RUN, run.clone()));
+    }
+    let model = code.active_model_id.clone().or_else(|| {
+        [env::MLFLOW_ACTIVE_MODEL_ID, env::LEGACY_ACTIVE_MODEL_ID]
+            .iter()
+            .find_map(|var| e.get(var).filter(|v| !v.is_empty()))
+    });
+    if let Some(model) = model {
+        metadata.push((keys::MODEL_ID, model));
+    }
+    metadata
 }
 
 impl Settings {
@@ -200,7 +225,7 @@ impl Settings {
             otlp,
             metrics,
             dual_export,
-            trace_metadata: metadata::resolve(e, cwd),
+            trace_metadata: linked_metadata(metadata::resolve(e, cwd), e, code),
         })
     }
 

@@ -44,6 +44,8 @@ pub(crate) struct Pipeline {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// A trace timeout is configured: traces keep their open spans.
     tracks_open_spans: bool,
+    /// Turned off at run time (`disable()`): new traces are not recorded.
+    paused: AtomicBool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -112,6 +114,7 @@ impl Pipeline {
             shut_down: AtomicBool::new(false),
             threads: Mutex::new(threads),
             tracks_open_spans: settings.trace_timeout.value.is_some(),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -126,7 +129,14 @@ impl Pipeline {
 
     /// Whether spans should be recorded at all.
     pub(crate) fn is_active(&self) -> bool {
-        !self.core.routes().is_empty() && !self.shut_down.load(Ordering::Acquire)
+        !self.core.routes().is_empty()
+            && !self.shut_down.load(Ordering::Acquire)
+            && !self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Turns recording of new traces off (`true`) or back on, at run time.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Reserves the memory a new trace named `name` takes. When the queue is full, the

@@ -131,6 +131,20 @@ impl TracingBuilder {
         self
     }
 
+    /// Links every trace to an MLflow run: the metadata `mlflow.sourceRun`, which MLflow
+    /// writes for traces recorded inside `mlflow.start_run()`.
+    pub fn source_run(mut self, run_id: impl Into<String>) -> Self {
+        self.code.source_run = Some(run_id.into());
+        self
+    }
+
+    /// Links every trace to a model: the metadata `mlflow.modelId`, as MLflow's
+    /// `set_active_model(model_id=...)` does (`MLFLOW_ACTIVE_MODEL_ID`).
+    pub fn active_model_id(mut self, model_id: impl Into<String>) -> Self {
+        self.code.active_model_id = Some(model_id.into());
+        self
+    }
+
     /// Exports over OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), instead of
     /// the MLflow store: the URL as requests go to it for HTTP
     /// (`http://collector:4318/v1/traces`), or the server's address for gRPC.

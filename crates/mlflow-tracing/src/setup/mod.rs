@@ -6,6 +6,7 @@ mod builder;
 pub mod doctor;
 mod global;
 mod reader;
+mod switch;
 mod tracing;
 
 pub use builder::TracingBuilder;
@@ -15,4 +16,5 @@ pub use global::{
     shutdown, tracking_uri,
 };
 pub use reader::TraceReader;
+pub use switch::{disable, enable, is_tracing_enabled};
 pub use tracing::Tracing;

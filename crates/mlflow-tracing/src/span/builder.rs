@@ -104,7 +104,7 @@ impl SpanBuilder {
             (_, None) => Target::Root(setup::current_pipeline()),
         };
         let target = match target {
-            Target::Root(p) if !p.is_active() => Target::Noop,
+            Target::Root(p) if !p.is_active() || super::scope::disabled_here() => Target::Noop,
             other => other,
         };
         SpanBuilder {
@@ -288,6 +288,7 @@ impl SpanBuilder {
                     trace.clone(),
                     trace_ticket.unwrap_or_default(),
                 ));
+                super::scope::apply_to_new_trace(&pipeline, span_context.trace_id());
                 trace
             }
         };
