@@ -152,12 +152,15 @@ pub use destination::TraceExporter;
 #[cfg(feature = "mlflow-server")]
 pub use error::ServerError;
 pub use error::{BuildError, FlushError, ReadError};
-pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError};
+pub use model::{
+    Assessment, AssessmentError, AssessmentKind, AssessmentSource, Expectation, Feedback, Span,
+    SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError,
+};
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
-    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, disable, enable, flush,
-    get_tracking_uri, init, is_tracing_enabled, set_experiment, set_tracking_uri, shutdown,
+    DefaultGuard, TraceReader, TraceSearch, Tracing, TracingBuilder, TracingGuard, disable, enable,
+    flush, get_tracking_uri, init, is_tracing_enabled, set_experiment, set_tracking_uri, shutdown,
     tracking_uri,
 };
 pub use span::{

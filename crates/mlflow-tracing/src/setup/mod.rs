@@ -2,6 +2,7 @@
 //! thread-scoped defaults with the exit hook, `doctor`, and the [`TraceReader`] that reads
 //! traces back from the configured store.
 
+mod annotate;
 mod builder;
 pub mod doctor;
 mod global;
@@ -15,6 +16,6 @@ pub use global::{
     DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
     shutdown, tracking_uri,
 };
-pub use reader::TraceReader;
+pub use reader::{TraceReader, TraceSearch};
 pub use switch::{disable, enable, is_tracing_enabled};
 pub use tracing::Tracing;
