@@ -77,14 +77,24 @@ fn traces_list_and_show_read_the_store() {
     // MLflow's search filter.
     let filtered = run_ok(
         mlflow_trace()
-            .args(["traces", "list", "--filter", "name = 'chain' AND tags.env = 'golden'"])
+            .args([
+                "traces",
+                "list",
+                "--filter",
+                "name = 'chain' AND tags.env = 'golden'",
+            ])
             .current_dir(dir.path()),
     );
     let filtered = String::from_utf8(filtered.stdout).unwrap();
     assert_eq!(filtered.lines().count(), 2, "{filtered}");
     assert!(filtered.contains(chain_id), "{filtered}");
     let refused = mlflow_trace()
-        .args(["traces", "list", "--filter", "name = 'chain' OR name = 'foo'"])
+        .args([
+            "traces",
+            "list",
+            "--filter",
+            "name = 'chain' OR name = 'foo'",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
