@@ -55,6 +55,18 @@
 //! Spans follow the current span of their thread. To continue a trace on another thread
 //! or in a spawned task, capture a [`TraceContext`] (or use [`TraceFutureExt`]).
 //!
+//! [`TraceScope`] attaches session, user, tags and metadata to every trace started in a
+//! scope (MLflow's `mlflow.tracing.context`); [`disable`] and [`enable`] switch tracing at
+//! run time. Span [`hooks`] rewrite or drop each finished span before any destination
+//! (MLflow's `span_processors`), for redaction and filtering.
+//!
+//! ## Reading, searching and annotating
+//!
+//! [`TracingBuilder::reader`] opens a [`TraceReader`] on the configured store: it lists,
+//! gets and searches traces ([`TraceSearch`], MLflow's filter grammar) and logs
+//! [`Feedback`] and [`Expectation`]s on them, as `mlflow.log_feedback` does, so an
+//! evaluation loop can score traces from Rust.
+//!
 //! ## Set-up and shutdown
 //!
 //! Tracing needs no set-up: the first span configures the global pipeline from the

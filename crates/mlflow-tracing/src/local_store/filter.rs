@@ -7,7 +7,8 @@
 //! `attributes`/`attribute`/`trace`, `tags`/`tag`, `metadata`/`request_metadata`, `span`,
 //! `feedback`, `expectation`. MLflow's aliases apply: `name` is the tag
 //! `mlflow.traceName`, `run_id` the metadata `mlflow.sourceRun`, `text` the spans'
-//! content, `timestamp`/`execution_time`/`end_time` their `_ms` forms.
+//! content, `timestamp`/`execution_time`/`end_time` their `_ms` forms. Not supported here
+//! (refused with a message): `RLIKE`, `prompt`, `issue.*`, ordering by tags or metadata.
 
 use super::StoreError;
 
@@ -188,6 +189,11 @@ fn identifier(ident: &str, for_order: bool) -> Result<(Kind, String), StoreError
                 "span" => Kind::Span,
                 "feedback" => Kind::Feedback,
                 "expectation" => Kind::Expectation,
+                "issue" => {
+                    return Err(invalid(
+                        "filtering by issue is not supported when searching the local store",
+                    ));
+                }
                 other => {
                     return Err(invalid(format!(
                         "Invalid entity type '{other}'. Valid values are attributes, tags, \
@@ -206,7 +212,12 @@ fn identifier(ident: &str, for_order: bool) -> Result<(Kind, String), StoreError
             (Kind::Tag, "mlflow.traceName".to_owned())
         }
         "run_id" => (Kind::Metadata, "mlflow.sourceRun".to_owned()),
-        "prompt" => (Kind::Tag, "mlflow.linkedPrompts".to_owned()),
+        "prompt" => {
+            return Err(invalid(
+                "filtering by prompt is not supported when searching the local store (MLflow \
+                 reads it from its entity associations)",
+            ));
+        }
         "text" if kind == Kind::Attribute => (Kind::Span, "content".to_owned()),
         "timestamp" | "execution_time" | "end_time" if kind == Kind::Attribute => {
             (kind, format!("{}_ms", key.to_lowercase()))

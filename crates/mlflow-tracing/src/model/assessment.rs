@@ -100,6 +100,10 @@ impl AssessmentError {
     }
 
     /// MLflow's `to_dictionary()`, as the SQL store keeps it.
+    #[cfg_attr(
+        not(any(feature = "local-store", feature = "mlflow-server")),
+        allow(dead_code)
+    )]
     pub(crate) fn to_json(&self) -> Value {
         let mut map = serde_json::Map::new();
         map.insert("error_code".into(), self.error_code.clone().into());
@@ -112,6 +116,10 @@ impl AssessmentError {
         Value::Object(map)
     }
 
+    #[cfg_attr(
+        not(any(feature = "local-store", feature = "mlflow-server")),
+        allow(dead_code)
+    )]
     pub(crate) fn from_json(value: &Value) -> Option<Self> {
         Some(AssessmentError {
             error_code: value["error_code"].as_str()?.to_owned(),
@@ -333,6 +341,7 @@ impl Assessment {
 }
 
 /// MLflow's `generate_assessment_id`: `a-` and 32 random hex digits.
+#[cfg_attr(not(feature = "local-store"), allow(dead_code))]
 pub(crate) fn new_assessment_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     // Two independently seeded SipHash outputs over the time and a counter: 128 random
