@@ -18,7 +18,7 @@ use mlflow_tracing::{
 };
 use serde_json::{Value, json};
 use support::servers::shared_server;
-use support::{clean_command, mlflow_python, run_ok};
+use support::{MlflowServer, clean_command, mlflow_python, run_ok};
 
 /// Runs `parity.py COMMAND ARGS` with `MLFLOW_TRACKING_URI=uri` (and `env`) in `dir`;
 /// its standard output.
@@ -347,6 +347,18 @@ fn assessments_are_stored_as_the_python_sdk_stores_them() {
     .unwrap();
     assert_eq!(back.as_array().unwrap().len(), 4);
     assert_eq!(back[1]["span_id"], json!(child.to_string()));
+    // What MLflow's UI reads: `mlflow server` (as `mlflow ui` runs it) over the database
+    // returns them with the trace.
+    let server = MlflowServer::start(&py, &rs_dir.path().join("mlflow.db"), rs_dir.path());
+    let got = server.get(&format!("/api/3.0/mlflow/traces/get?trace_id={rs_id}"));
+    let names: Vec<&str> = got["trace"]["trace_info"]["assessments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["assessment_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["correct", "score", "expected", "err"], "{got}");
+    drop(server);
     // A trace that does not exist is an error naming it, as in MLflow.
     let err = reader
         .log_feedback("tr-00000000000000000000000000000000", Feedback::new("x", 1))

@@ -122,8 +122,34 @@ fn traces_are_linked_to_the_run_and_the_active_model() {
     tracing.flush().unwrap();
     coded.flush().unwrap();
     let all = traces.traces();
-    let linked = all[0].info().metadata();
+    let named = |name: &str| {
+        all.iter()
+            .find(|t| t.info().name() == Some(name))
+            .unwrap()
+            .info()
+            .metadata()
+            .clone()
+    };
+    let linked = named("linked");
     assert_eq!(linked["mlflow.sourceRun"], "0123456789abcdef");
     assert_eq!(linked["mlflow.modelId"], "m-env");
-    assert_eq!(all[1].info().metadata()["mlflow.modelId"], "m-code");
+    let coded = named("coded");
+    assert_eq!(coded["mlflow.modelId"], "m-code");
+    assert!(!coded.contains_key("mlflow.sourceRun"));
+}
+
+#[test]
+fn a_disabled_scope_stops_new_traces_not_the_trace_around_it() {
+    let (tracing, traces) = pipeline();
+    tracing.in_scope(|| {
+        let _carrier = start_span("carrier").start();
+        TraceScope::new().enabled(false).in_scope(|| {
+            assert!(start_span("child").start().is_recording());
+            assert!(!start_span("new-root").no_parent().start().is_recording());
+        });
+    });
+    tracing.flush().unwrap();
+    let all = traces.traces();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].spans().len(), 2);
 }

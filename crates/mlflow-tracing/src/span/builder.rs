@@ -195,7 +195,8 @@ impl SpanBuilder {
             Target::Unsampled => Target::Root(setup::current_pipeline()),
             other => other,
         };
-        if matches!(&self.target, Target::Root(p) if !p.is_active()) {
+        if matches!(&self.target, Target::Root(p) if !p.is_active() || super::scope::disabled_here())
+        {
             self.target = Target::Noop;
         }
         self

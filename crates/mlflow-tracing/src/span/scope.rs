@@ -35,6 +35,9 @@ struct ScopeValues {
 ///     .tag("project", "my-project").enter();
 /// let _span = start_span("agent").start(); // its trace carries all three
 /// ```
+///
+/// For a future, or another thread: `scope.context()` is a [`TraceContext`] to
+/// [`wrap`](TraceContext::wrap) the future with or [`attach`](TraceContext::attach) there.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use = "a scope does nothing until entered"]
 pub struct TraceScope {
