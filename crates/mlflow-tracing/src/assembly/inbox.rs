@@ -77,6 +77,9 @@ pub(crate) struct TraceShared {
     /// The trace's spans, so that a trace that times out can have its open ones ended;
     /// `None` (nothing kept, nothing locked) when no trace timeout is configured.
     open_spans: Option<Mutex<Vec<Weak<dyn OpenSpan>>>>,
+    /// The tags and metadata of the `TraceScope` the trace started in (shared by every
+    /// trace of the scope; applied by the assembler when the trace starts).
+    pub(crate) scope: Option<Arc<TraceUpdate>>,
 }
 
 /// A span of a trace, as the trace timeout sees it: ended from the assembler when the
@@ -90,8 +93,14 @@ pub(crate) trait OpenSpan: Send + Sync {
 }
 
 impl TraceShared {
-    /// A trace's shared state; `track_open_spans` when a trace timeout is configured.
-    pub(crate) fn new(otel_trace_id: TraceId, root_name: String, track_open_spans: bool) -> Self {
+    /// A trace's shared state; `track_open_spans` when a trace timeout is configured,
+    /// `scope` the values of the scope it starts in.
+    pub(crate) fn new(
+        otel_trace_id: TraceId,
+        root_name: String,
+        track_open_spans: bool,
+        scope: Option<Arc<TraceUpdate>>,
+    ) -> Self {
         let request_id: Arc<str> =
             format!("{}{otel_trace_id}", crate::keys::TRACE_ID_PREFIX).into();
         let request_id_attr = StringValue::from(Arc::<str>::from(crate::json::quote(&request_id)));
@@ -102,6 +111,7 @@ impl TraceShared {
             root_name,
             started: AtomicU32::new(1),
             open_spans: track_open_spans.then(|| Mutex::new(Vec::new())),
+            scope,
         }
     }
 

@@ -184,7 +184,10 @@ impl Assembler {
     fn handle_message(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::TraceStarted(shared, ticket) => {
-                let pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
+                let mut pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
+                if let Some(scope) = pending.shared.scope.clone() {
+                    pending.apply((*scope).clone());
+                }
                 self.shared
                     .gauges
                     .pending_traces

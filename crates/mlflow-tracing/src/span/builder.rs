@@ -279,17 +279,16 @@ impl SpanBuilder {
                 parent.trace.clone()
             }
             None => {
+                let mut trace_ticket = trace_ticket.unwrap_or_default();
+                let scope = super::scope::for_new_trace(&pipeline, &mut trace_ticket);
                 let trace = Arc::new(TraceShared::new(
                     span_context.trace_id(),
                     self.name.to_string(),
                     pipeline.tracks_open_spans(),
+                    scope,
                 ));
                 // When the pipeline was just shut down, the trace's spans are counted as they end.
-                let _ = pipeline.send(Msg::TraceStarted(
-                    trace.clone(),
-                    trace_ticket.unwrap_or_default(),
-                ));
-                super::scope::apply_to_new_trace(&pipeline, span_context.trace_id());
+                let _ = pipeline.send(Msg::TraceStarted(trace.clone(), trace_ticket));
                 trace
             }
         };

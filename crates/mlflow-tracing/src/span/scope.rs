@@ -7,18 +7,21 @@ use std::sync::Arc;
 use opentelemetry::Context;
 
 use super::context::{ContextGuard, TraceContext};
-use crate::assembly::Msg;
 use crate::keys::metadata as meta;
 use crate::model::TraceUpdate;
 use crate::pipeline::Pipeline;
+use crate::sync::Ticket;
 
 /// What every trace started in a scope carries; see [`TraceScope`]. Nested scopes are
-/// merged when entered: the inner value of a key wins.
+/// merged when entered: the inner value of a key wins. The update the assembler applies
+/// is built once, when the scope is entered, and shared by every trace started in it.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ScopeValues {
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     enabled: Option<bool>,
+    /// `None` when there are no tags or metadata.
+    update: Option<Arc<TraceUpdate>>,
 }
 
 /// Trace-level information for every trace started while the scope is entered — on this
@@ -101,6 +104,14 @@ impl TraceScope {
             }
             None => self.values,
         });
+        let mut merged = merged;
+        merged.update = (!merged.tags.is_empty() || !merged.metadata.is_empty()).then(|| {
+            Arc::new(
+                TraceUpdate::new()
+                    .tags(merged.tags.iter().cloned())
+                    .metadata_entries(merged.metadata.iter().cloned()),
+            )
+        });
         TraceContext::from_context(Context::current().with_value(Arc::new(merged)))
     }
 
@@ -123,27 +134,13 @@ pub(super) fn disabled_here() -> bool {
     })
 }
 
-/// Sends the current scope's tags and metadata for a trace just started (nothing when
-/// there is no scope). When the queue is full the scope's values are not applied: the
-/// update is counted like any other (reported).
-pub(super) fn apply_to_new_trace(
-    pipeline: &Pipeline,
-    otel_trace_id: opentelemetry::trace::TraceId,
-) {
-    let Some(values) = Context::map_current(|cx| cx.get::<Arc<ScopeValues>>().cloned()) else {
-        return;
-    };
-    if values.tags.is_empty() && values.metadata.is_empty() {
-        return;
-    }
-    let update = TraceUpdate::new()
-        .tags(values.tags.iter().cloned())
-        .metadata_entries(values.metadata.iter().cloned());
-    if let Some(ticket) = pipeline.reserve_update(update.estimated_bytes()) {
-        let _ = pipeline.send(Msg::Update {
-            trace_id: otel_trace_id,
-            update: Box::new(update),
-            ticket,
-        });
-    }
+/// The current scope's tags and metadata for a trace just started (`None` without a
+/// scope), their memory reserved into the trace's `ticket`. When the queue is full they
+/// are not applied (the trace itself fits: it was reserved first).
+pub(super) fn for_new_trace(pipeline: &Pipeline, ticket: &mut Ticket) -> Option<Arc<TraceUpdate>> {
+    let update =
+        Context::map_current(|cx| cx.get::<Arc<ScopeValues>>().and_then(|s| s.update.clone()))?;
+    let reserved = pipeline.reserve_update(update.estimated_bytes())?;
+    ticket.merge(reserved);
+    Some(update)
 }
