@@ -136,8 +136,10 @@ fn search_queries() -> Vec<Value> {
 }
 
 fn rust_search(reader: &TraceReader, query: &Value) -> Vec<String> {
-    let mut search =
-        TraceSearch::new().max_results(query["max_results"].as_u64().unwrap_or(100) as usize);
+    let mut search = TraceSearch::new();
+    if let Some(max) = query["max_results"].as_u64() {
+        search = search.max_results(max as usize);
+    }
     if let Some(filter) = query["filter"].as_str() {
         search = search.filter(filter);
     }

@@ -20,7 +20,7 @@ def search(queries_json):
                 locations=q.get("experiment_ids") or ["0"],
                 filter_string=q.get("filter"),
                 order_by=q.get("order_by") or None,
-                max_results=q.get("max_results", 100),
+                max_results=q.get("max_results"),
                 return_type="list",
             )
             out.append([t.info.trace_id for t in traces])

@@ -128,13 +128,14 @@ impl Default for TraceSearch {
         TraceSearch {
             filter: None,
             order_by: Vec::new(),
-            max_results: 100,
+            max_results: usize::MAX,
         }
     }
 }
 
 impl TraceSearch {
-    /// Every trace, newest first, at most 100 (MLflow's default page).
+    /// Every trace, newest first (as `mlflow.search_traces` without `max_results`; a
+    /// tracking server is read page by page).
     pub fn new() -> Self {
         Self::default()
     }
@@ -154,7 +155,7 @@ impl TraceSearch {
         self
     }
 
-    /// At most this many traces (default 100).
+    /// At most this many traces (default: all).
     pub fn max_results(mut self, max_results: usize) -> Self {
         self.max_results = max_results;
         self
