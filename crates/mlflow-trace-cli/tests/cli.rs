@@ -74,6 +74,32 @@ fn traces_list_and_show_read_the_store() {
     );
 
     let chain_id = chain.split_whitespace().next().unwrap();
+    // MLflow's search filter.
+    let filtered = run_ok(
+        mlflow_trace()
+            .args([
+                "traces",
+                "list",
+                "--filter",
+                "name = 'chain' AND tags.env = 'golden'",
+            ])
+            .current_dir(dir.path()),
+    );
+    let filtered = String::from_utf8(filtered.stdout).unwrap();
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    assert!(filtered.contains(chain_id), "{filtered}");
+    let refused = mlflow_trace()
+        .args([
+            "traces",
+            "list",
+            "--filter",
+            "name = 'chain' OR name = 'foo'",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("OR is not supported"));
     let db = dir.path().join("mlflow.db");
     let show = run_ok(mlflow_trace().args([
         "traces",

@@ -55,6 +55,18 @@
 //! Spans follow the current span of their thread. To continue a trace on another thread
 //! or in a spawned task, capture a [`TraceContext`] (or use [`TraceFutureExt`]).
 //!
+//! [`TraceScope`] attaches session, user, tags and metadata to every trace started in a
+//! scope (MLflow's `mlflow.tracing.context`); [`disable`] and [`enable`] switch tracing at
+//! run time. Span [`hooks`] rewrite or drop each finished span before any destination
+//! (MLflow's `span_processors`), for redaction and filtering.
+//!
+//! ## Reading, searching and annotating
+//!
+//! [`TracingBuilder::reader`] opens a [`TraceReader`] on the configured store: it lists,
+//! gets and searches traces ([`TraceSearch`], MLflow's filter grammar) and logs
+//! [`Feedback`] and [`Expectation`]s on them, as `mlflow.log_feedback` does, so an
+//! evaluation loop can score traces from Rust.
+//!
 //! ## Set-up and shutdown
 //!
 //! Tracing needs no set-up: the first span configures the global pipeline from the
@@ -130,6 +142,8 @@ pub mod local_store;
 
 pub mod config;
 
+pub mod hooks;
+
 mod stats;
 
 mod translate;
@@ -154,18 +168,22 @@ pub use destination::TraceExporter;
 #[cfg(feature = "mlflow-server")]
 pub use error::ServerError;
 pub use error::{BuildError, FlushError, ReadError};
-pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError};
+pub use model::{
+    Assessment, AssessmentError, AssessmentKind, AssessmentSource, Expectation, Feedback, Span,
+    SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError,
+};
 pub use pricing::ModelPrice;
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
-    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri,
-    init, set_experiment, set_tracking_uri, shutdown, tracking_uri,
+    DefaultGuard, TraceReader, TraceSearch, Tracing, TracingBuilder, TracingGuard, disable, enable,
+    flush, get_tracking_uri, init, is_tracing_enabled, set_experiment, set_tracking_uri, shutdown,
+    tracking_uri,
 };
 pub use span::{
     ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,
-    TraceFutureExt, get_active_trace_id, get_current_active_span, get_last_active_trace_id,
-    get_last_active_trace_id_in_thread, start_span, update_current_trace,
+    TraceFutureExt, TraceScope, get_active_trace_id, get_current_active_span,
+    get_last_active_trace_id, get_last_active_trace_id_in_thread, start_span, update_current_trace,
 };
 pub use stats::{DestinationStats, Stats, Unit};
 pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};

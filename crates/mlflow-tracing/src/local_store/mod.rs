@@ -14,7 +14,10 @@
 //! [`LocalStore`] reads traces back (the `mlflow-trace traces` commands use it).
 
 mod derive;
+mod assessments;
+mod filter;
 mod read;
+mod search;
 mod writability;
 mod write;
 
@@ -101,6 +104,17 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// No trace with this id (annotating).
+    NoSuchTrace {
+        /// The trace id.
+        trace_id: String,
+    },
+    /// A search filter or order that MLflow does not accept, or that this reader does not
+    /// support; the message says which part and what is accepted.
+    InvalidSearch {
+        /// What is wrong.
+        message: String,
+    },
     /// The tracking URI names a tracking server, not a local database.
     NotLocal {
         /// The URI (without credentials).
@@ -144,6 +158,10 @@ impl fmt::Display for StoreError {
                 path.display()
             ),
             StoreError::Missing { path } => write!(f, "{} does not exist", path.display()),
+            StoreError::NoSuchTrace { trace_id } => {
+                write!(f, "Trace with ID '{trace_id}' not found.")
+            }
+            StoreError::InvalidSearch { message } => f.write_str(message),
             StoreError::NoSuchExperiment { id } => {
                 write!(f, "experiment {id} does not exist or is deleted")
             }

@@ -42,6 +42,10 @@ pub(crate) struct Pipeline {
     core: Arc<Core>,
     shut_down: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// A trace timeout is configured: traces keep their open spans.
+    tracks_open_spans: bool,
+    /// Turned off at run time (`disable()`): new traces are not recorded.
+    paused: AtomicBool,
 }
 
 impl fmt::Debug for Pipeline {
@@ -71,6 +75,9 @@ impl Pipeline {
                 trace_metadata: settings.trace_metadata.clone(),
                 buffer_ttl: settings.buffer_ttl.value,
                 prices: settings.pricing.prices.clone(),
+                trace_timeout: settings.trace_timeout.value,
+                timeout_check_interval: settings.timeout_check_interval.value,
+                hooks: settings.hooks.clone(),
             };
             threads.extend(assembly::spawn(
                 receiver,
@@ -107,6 +114,8 @@ impl Pipeline {
             core,
             shut_down: AtomicBool::new(false),
             threads: Mutex::new(threads),
+            tracks_open_spans: settings.trace_timeout.value.is_some(),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -114,9 +123,21 @@ impl Pipeline {
         &self.tracer
     }
 
+    /// Whether traces keep their open spans, for the trace timeout.
+    pub(crate) fn tracks_open_spans(&self) -> bool {
+        self.tracks_open_spans
+    }
+
     /// Whether spans should be recorded at all.
     pub(crate) fn is_active(&self) -> bool {
-        !self.core.routes().is_empty() && !self.shut_down.load(Ordering::Acquire)
+        !self.core.routes().is_empty()
+            && !self.shut_down.load(Ordering::Acquire)
+            && !self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Turns recording of new traces off (`true`) or back on, at run time.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Reserves the memory a new trace named `name` takes. When the queue is full, the

@@ -104,7 +104,7 @@ impl SpanBuilder {
             (_, None) => Target::Root(setup::current_pipeline()),
         };
         let target = match target {
-            Target::Root(p) if !p.is_active() => Target::Noop,
+            Target::Root(p) if !p.is_active() || super::scope::disabled_here() => Target::Noop,
             other => other,
         };
         SpanBuilder {
@@ -195,7 +195,8 @@ impl SpanBuilder {
             Target::Unsampled => Target::Root(setup::current_pipeline()),
             other => other,
         };
-        if matches!(&self.target, Target::Root(p) if !p.is_active()) {
+        if matches!(&self.target, Target::Root(p) if !p.is_active() || super::scope::disabled_here())
+        {
             self.target = Target::Noop;
         }
         self
@@ -278,15 +279,16 @@ impl SpanBuilder {
                 parent.trace.clone()
             }
             None => {
+                let mut trace_ticket = trace_ticket.unwrap_or_default();
+                let scope = super::scope::for_new_trace(&pipeline, &mut trace_ticket);
                 let trace = Arc::new(TraceShared::new(
                     span_context.trace_id(),
                     self.name.to_string(),
+                    pipeline.tracks_open_spans(),
+                    scope,
                 ));
                 // When the pipeline was just shut down, the trace's spans are counted as they end.
-                let _ = pipeline.send(Msg::TraceStarted(
-                    trace.clone(),
-                    trace_ticket.unwrap_or_default(),
-                ));
+                let _ = pipeline.send(Msg::TraceStarted(trace.clone(), trace_ticket));
                 trace
             }
         };
@@ -314,6 +316,7 @@ impl SpanBuilder {
             parent.as_ref().map(|p| p.span_id),
             &self.span_type,
         ));
+        super::timeout::register(&inner);
         (
             LiveSpan::from_inner(inner.clone()),
             Some(CurrentSpan::Recording(inner)),
