@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{Experiment, Store, StoreError, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
-use crate::model::size_stats::size_stats;
+use crate::model::size_stats::size_stats_of;
 use crate::model::summary::truncate_chars;
 use crate::model::{Span, Trace};
 use crate::{json, keys};
@@ -16,6 +16,12 @@ const PROMOTED_METADATA: [&str; 3] = [
     metadata::TRACE_SESSION,
     metadata::TOKEN_USAGE,
     metadata::COST,
+];
+/// Metadata the store computes when it writes a trace.
+const COMPUTED_METADATA: [&str; 3] = [
+    metadata::SIZE_STATS,
+    metadata::SIZE_BYTES,
+    metadata::INFO_FINALIZED,
 ];
 /// Tags only the store sets.
 const STORE_TAGS: [&str; 2] = [tag::ARTIFACT_LOCATION, tag::SPANS_LOCATION];
@@ -111,19 +117,27 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
     let trace_id = info.trace_id();
     let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
 
+    // Each span is encoded once: its JSON is stored, and its length is its size.
+    let spans: Vec<StoredSpan<'_>> = trace.spans().iter().map(StoredSpan::new).collect();
+
     // Size statistics are computed as the Python exporter does: over the trace as it is
     // about to be logged, with its experiment.
     let mut sized = trace.info().clone();
     sized.experiment_id = Some(experiment.id.clone());
-    let (stats, total) = size_stats(&sized, trace.spans());
+    let (stats, total) = size_stats_of(&sized, spans.iter().map(|s| s.size).collect());
 
-    let mut metadata: Vec<(String, String)> = info
+    // What the store computes replaces what the trace carries under the same keys, as
+    // Python's dict assignment does.
+    let mut metadata: Vec<(&str, String)> = info
         .metadata()
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| !PROMOTED_METADATA.contains(&k.as_str()))
+        .filter(|(k, _)| !COMPUTED_METADATA.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    metadata.push((metadata::SIZE_STATS.to_owned(), json::dumps(&stats)));
-    metadata.push((metadata::SIZE_BYTES.to_owned(), total.to_string()));
+    metadata.push((metadata::SIZE_STATS, json::dumps(&stats)));
+    metadata.push((metadata::SIZE_BYTES, total.to_string()));
+    metadata.push((metadata::INFO_FINALIZED, "true".to_owned()));
 
     let token_usage = info
         .metadata()
@@ -153,7 +167,7 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
         .get(tag::TRACE_NAME)
         .map(|n| truncate_chars(n, keys::MAX_CHARS_IN_TAG_VALUE).to_owned());
 
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
          status, client_request_id, request_preview, response_preview, db_payload_generation, \
          trace_name, session_id, input_tokens, output_tokens, total_tokens, \
@@ -161,32 +175,33 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
          cache_creation_input_tokens_above_1hr, input_cost, output_cost, total_cost) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
          ?18, ?19)",
-        params![
-            trace_id,
-            experiment_id,
-            info.request_time_ms(),
-            info.execution_duration_ms(),
-            info.state().as_str(),
-            info.client_request_id(),
-            info.request_preview(),
-            info.response_preview(),
-            trace_name,
-            session_id,
-            tokens(TOKEN_COLUMNS[0].0),
-            tokens(TOKEN_COLUMNS[1].0),
-            tokens(TOKEN_COLUMNS[2].0),
-            tokens(TOKEN_COLUMNS[3].0),
-            tokens(TOKEN_COLUMNS[4].0),
-            tokens(TOKEN_COLUMNS[5].0),
-            cost_of("input_cost"),
-            cost_of("output_cost"),
-            cost_of("total_cost"),
-        ],
-    )?;
+    )?
+    .execute(params![
+        trace_id,
+        experiment_id,
+        info.request_time_ms(),
+        info.execution_duration_ms(),
+        info.state().as_str(),
+        info.client_request_id(),
+        info.request_preview(),
+        info.response_preview(),
+        trace_name,
+        session_id,
+        tokens(TOKEN_COLUMNS[0].0),
+        tokens(TOKEN_COLUMNS[1].0),
+        tokens(TOKEN_COLUMNS[2].0),
+        tokens(TOKEN_COLUMNS[3].0),
+        tokens(TOKEN_COLUMNS[4].0),
+        tokens(TOKEN_COLUMNS[5].0),
+        cost_of("input_cost"),
+        cost_of("output_cost"),
+        cost_of("total_cost"),
+    ])?;
 
-    let mut insert_tag = tx.prepare_cached(
-        "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
-    )?;
+    // Plain inserts: a trace's keys are unique, and a trace already stored fails at its
+    // `trace_info` row. (`OR REPLACE` would make SQLite journal every statement.)
+    let mut insert_tag =
+        tx.prepare_cached("INSERT INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)")?;
     for (key, value) in info.tags() {
         if key != tag::TRACE_NAME && !STORE_TAGS.contains(&key.as_str()) {
             insert_tag.execute(params![key, value, trace_id])?;
@@ -200,11 +215,9 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
     insert_tag.execute(params![tag::SPANS_LOCATION, "TRACKING_STORE", trace_id])?;
 
     let mut insert_metadata = tx.prepare_cached(
-        "INSERT OR REPLACE INTO trace_request_metadata (key, value, request_id) VALUES (?1, ?2, ?3)",
+        "INSERT INTO trace_request_metadata (key, value, request_id) VALUES (?1, ?2, ?3)",
     )?;
-    metadata.retain(|(k, _)| !PROMOTED_METADATA.contains(&k.as_str()));
-    metadata.push((metadata::INFO_FINALIZED.to_owned(), "true".to_owned()));
-    metadata.sort();
+    metadata.sort_unstable();
     for (key, value) in &metadata {
         insert_metadata.execute(params![key, value, trace_id])?;
     }
@@ -215,8 +228,10 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
          model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
          ?13, ?14, ?15)",
     )?;
-    for span in trace.spans() {
-        let stored = enrich_for_store(span);
+    for StoredSpan {
+        stored, content, ..
+    } in spans
+    {
         let cost = stored
             .attribute(attr::LLM_COST)
             .filter(Value::is_object)
@@ -239,7 +254,7 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
             stored.status().code().as_str(),
             stored.start_time_ns() as i64,
             stored.end_time_ns() as i64,
-            stored.to_mlflow_json(),
+            content,
             cost.get("input_cost").and_then(Value::as_f64),
             cost.get("output_cost").and_then(Value::as_f64),
             cost.get("total_cost").and_then(Value::as_f64),
@@ -248,6 +263,31 @@ fn write_trace(tx: &Connection, trace: &Trace, experiment: &Experiment) -> rusql
         ])?;
     }
     Ok(())
+}
+
+/// A span as the store writes it, encoded once.
+struct StoredSpan<'a> {
+    stored: std::borrow::Cow<'a, Span>,
+    /// MLflow's JSON of `stored` (the `content` column).
+    content: String,
+    /// MLflow's size of the span as the trace carries it (before the store adds to it).
+    size: usize,
+}
+
+impl<'a> StoredSpan<'a> {
+    fn new(span: &'a Span) -> Self {
+        let stored = enrich_for_store(span);
+        let content = stored.to_mlflow_json();
+        let size = match &stored {
+            std::borrow::Cow::Borrowed(_) => json::ascii_len_of_dumped(&content),
+            std::borrow::Cow::Owned(_) => span.mlflow_json_ascii_len(),
+        };
+        StoredSpan {
+            stored,
+            content,
+            size,
+        }
+    }
 }
 
 /// What MLflow's store adds to a span when it stores it (`translate_span_when_storing`):

@@ -11,7 +11,19 @@ use crate::keys::{self, MAX_CHARS_IN_METADATA};
 /// MLflow's `mlflow.trace.sizeStats` value and total size: each span's JSON size, the trace
 /// info's JSON size and the separators between spans; percentiles by linear interpolation.
 pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value>, usize) {
-    let mut sizes: Vec<usize> = spans.iter().map(Span::mlflow_json_ascii_len).collect();
+    size_stats_of(
+        info,
+        spans.iter().map(Span::mlflow_json_ascii_len).collect(),
+    )
+}
+
+/// [`size_stats`] with each span's size already known (`Span::mlflow_json_ascii_len`),
+/// for a writer that encodes the spans anyway.
+#[cfg_attr(not(feature = "local-store"), allow(dead_code))]
+pub(crate) fn size_stats_of(
+    info: &TraceInfo,
+    mut sizes: Vec<usize>,
+) -> (Map<String, Value>, usize) {
     let info_size = crate::json::ascii_len(&EmptyTrace(info));
     let total = sizes.iter().sum::<usize>() + info_size + 2 * sizes.len().saturating_sub(1);
     sizes.sort_unstable();
