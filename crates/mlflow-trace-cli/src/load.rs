@@ -56,10 +56,14 @@ struct Report {
     /// Process CPU (user + system, all threads) per span, the flush included.
     cpu_us_per_span: f64,
     peak_rss_mb: f64,
-    /// Spans exported to the first configured destination, as the SDK counts them.
+    /// Spans exported to the first configured destination, as the SDK counts them (a
+    /// trace destination counts traces: each is `depth` spans).
     exported: u64,
-    /// Spans offered and not exported there.
+    /// Spans the SDK counts as lost for it: dropped by the pipeline (memory bound, traces
+    /// not started) or failed at the destination.
     dropped: u64,
+    /// Spans still queued for it when the flush returned (a flush that timed out).
+    queued: u64,
     destination: String,
     flush: String,
 }
@@ -104,7 +108,12 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), Box<dyn std::error::Error>> {
     let cpu = cpu_time().saturating_sub(cpu_before);
     let after = tracing.stats();
     let spans = (traces * args.depth) as u64;
-    let (destination, exported) = exported_spans(&before, &after, args.depth);
+    let Delivery {
+        destination,
+        exported,
+        dropped,
+        queued,
+    } = delivery(&before, &after, args.depth as u64);
     // Each thread recorded spans / threads spans in its loop.
     let caller: f64 = loops.iter().map(Duration::as_secs_f64).sum::<f64>() / threads as f64;
     let per_span = |seconds: f64| seconds * 1e6 / spans.max(1) as f64;
@@ -119,7 +128,8 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), Box<dyn std::error::Error>> {
         cpu_us_per_span: per_span(cpu.as_secs_f64()),
         peak_rss_mb: peak_rss_mb(),
         exported,
-        dropped: spans.saturating_sub(exported),
+        dropped,
+        queued,
         destination,
         flush: match &flushed {
             Ok(()) => "ok".to_owned(),
@@ -167,24 +177,57 @@ fn nest(i: usize, level: usize, depth: usize, padding: Option<&str>) {
 
 const LEVEL_NAMES: [&str; 4] = ["root", "child", "grandchild", "descendant"];
 
-/// The first configured destination (not an exporter added in code) and the spans it
-/// exported between two snapshots; trace destinations count traces of `depth` spans.
-fn exported_spans(before: &Stats, after: &Stats, depth: usize) -> (String, u64) {
+/// What became of the measured spans at one destination.
+struct Delivery {
+    destination: String,
+    exported: u64,
+    dropped: u64,
+    queued: u64,
+}
+
+/// The first configured destination (not an exporter added in code) and what the SDK
+/// counted for it between two snapshots, in spans. A trace destination counts traces of
+/// `depth` spans: a trace exported without some of its spans (dropped one by one at the
+/// memory bound) is `depth` spans less those, which are the spans the pipeline dropped
+/// outside the traces it dropped whole.
+fn delivery(before: &Stats, after: &Stats, depth: u64) -> Delivery {
+    let since = |now: u64, then: u64| now.saturating_sub(then);
+    let pipeline_dropped = since(after.spans_dropped, before.spans_dropped)
+        + since(after.traces_not_started, before.traces_not_started) * depth;
     let Some((i, now)) = after
         .destinations
         .iter()
         .enumerate()
         .find(|(_, d)| !matches!(d.destination, Destination::Exporter { .. }))
     else {
-        return ("none".to_owned(), 0);
+        return Delivery {
+            destination: "none".to_owned(),
+            exported: 0,
+            dropped: since(after.spans_ended, before.spans_ended),
+            queued: 0,
+        };
     };
-    let then = before.destinations.get(i).map_or(0, |d| d.exported);
-    let exported = now.exported.saturating_sub(then);
-    let spans = match now.unit {
-        Unit::Traces => exported * depth as u64,
-        _ => exported,
-    };
-    (now.destination.to_string(), spans)
+    let then = before.destinations.get(i);
+    let exported = since(now.exported, then.map_or(0, |d| d.exported));
+    let failed = since(now.failed, then.map_or(0, |d| d.failed));
+    match now.unit {
+        Unit::Traces => {
+            let whole = since(after.traces_dropped, before.traces_dropped) * depth;
+            let from_exported = pipeline_dropped.saturating_sub(whole);
+            Delivery {
+                destination: now.destination.to_string(),
+                exported: (exported * depth).saturating_sub(from_exported),
+                dropped: pipeline_dropped + failed * depth,
+                queued: now.queued * depth,
+            }
+        }
+        _ => Delivery {
+            destination: now.destination.to_string(),
+            exported,
+            dropped: pipeline_dropped + failed,
+            queued: now.queued,
+        },
+    }
 }
 
 fn print_text(r: &Report, args: &LoadArgs) {
@@ -205,8 +248,17 @@ fn print_text(r: &Report, args: &LoadArgs) {
         100.0 * r.exported as f64 / r.spans as f64
     };
     println!(
-        "exported {} of {} spans ({share:.1} %) to {}; dropped {}; flush: {}",
-        r.exported, r.spans, r.destination, r.dropped, r.flush
+        "exported {} of {} spans ({share:.1} %) to {}; dropped {}{}; flush: {}",
+        r.exported,
+        r.spans,
+        r.destination,
+        r.dropped,
+        if r.queued > 0 {
+            format!("; still queued {}", r.queued)
+        } else {
+            String::new()
+        },
+        r.flush
     );
 }
 
