@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use mlflow_tracing::{Destination, Stats, Tracing, Unit, start_span};
+use mlflow_tracing::{Destination, Stats, Trace, TraceExporter, Tracing, Unit, start_span};
 use serde_json::json;
 
 #[derive(Args, Debug, Clone)]
@@ -36,9 +36,27 @@ pub(crate) struct LoadArgs {
     /// Traces recorded and flushed first, not measured.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Export to a `TraceExporter` that discards what it gets, instead of the
+    /// destinations the environment selects: the SDK's own cost, without a destination's.
+    #[arg(long)]
+    discard: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// A `TraceExporter` that drops every trace (the SDK counts them as exported).
+struct Discard;
+
+impl TraceExporter for Discard {
+    fn name(&self) -> String {
+        "discard".to_owned()
+    }
+
+    fn export(&mut self, traces: &[&Trace]) -> Result<(), String> {
+        std::hint::black_box(traces);
+        Ok(())
+    }
 }
 
 /// What one run measured.
@@ -74,9 +92,13 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(_), None) => return Err("--duration needs --rate".into()),
         _ => args.traces,
     };
-    let tracing = Tracing::builder()
-        .flush_timeout(Duration::from_secs(600))
-        .build()?;
+    let mut builder = Tracing::builder().flush_timeout(Duration::from_secs(600));
+    if args.discard {
+        builder = builder
+            .destinations_from_config(false)
+            .with_exporter(Discard);
+    }
+    let tracing = builder.build()?;
     if args.warmup > 0 {
         tracing.in_scope(|| record(0, args.warmup, args, None));
         let _ = tracing.flush();
@@ -185,7 +207,8 @@ struct Delivery {
     queued: u64,
 }
 
-/// The first configured destination (not an exporter added in code) and what the SDK
+/// The first configured destination (an exporter added in code only when there is no
+/// other) and what the SDK
 /// counted for it between two snapshots, in spans. A trace destination counts traces of
 /// `depth` spans: a trace exported without some of its spans (dropped one by one at the
 /// memory bound) is `depth` spans less those, which are the spans the pipeline dropped
@@ -194,11 +217,13 @@ fn delivery(before: &Stats, after: &Stats, depth: u64) -> Delivery {
     let since = |now: u64, then: u64| now.saturating_sub(then);
     let pipeline_dropped = since(after.spans_dropped, before.spans_dropped)
         + since(after.traces_not_started, before.traces_not_started) * depth;
-    let Some((i, now)) = after
+    let configured = after
         .destinations
         .iter()
-        .enumerate()
-        .find(|(_, d)| !matches!(d.destination, Destination::Exporter { .. }))
+        .position(|d| !matches!(d.destination, Destination::Exporter { .. }));
+    let Some((i, now)) = configured
+        .or((!after.destinations.is_empty()).then_some(0))
+        .map(|i| (i, &after.destinations[i]))
     else {
         return Delivery {
             destination: "none".to_owned(),
