@@ -257,6 +257,17 @@ impl Store {
         // journals in memory, and a page cache for the pages a batch touches.
         conn.execute_batch(WRITER_PRAGMAS)
             .map_err(sqlite_err("setting up the connection"))?;
+        // A database in WAL mode (which the user chose: `PRAGMA journal_mode = WAL`, as
+        // MLflow's own bulk import sets it) is written with `synchronous = NORMAL`: commits
+        // do not wait for the disk, a crash never corrupts the file, a power loss may undo
+        // the last commits. A rollback-journal database keeps SQLite's FULL.
+        let journal: String =
+            retry_locked(|| conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
+                .map_err(sqlite_err("reading the journal mode"))?;
+        if journal.eq_ignore_ascii_case("wal") {
+            conn.execute_batch("PRAGMA synchronous = NORMAL")
+                .map_err(sqlite_err("setting up the connection"))?;
+        }
         let artifact_root = std::env::current_dir().unwrap_or_default().join("mlruns");
         let mut store = Store {
             conn,
@@ -532,6 +543,30 @@ mod tests {
             store.experiment("9"),
             Err(StoreError::NoSuchExperiment { .. })
         ));
+    }
+
+    #[test]
+    fn a_database_in_wal_mode_is_written_without_waiting_for_the_disk_at_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlflow.db");
+        let synchronous = |store: &Store| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        // A new database keeps SQLite's rollback journal, written with FULL (2).
+        let store = Store::open(&path).unwrap();
+        assert_eq!(synchronous(&store), 2);
+        drop(store);
+        // The user switches it to WAL, as MLflow's bulk import does: NORMAL (1).
+        Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .unwrap();
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(synchronous(&store), 1);
+        assert_eq!(store.experiment("0").unwrap().id, "0");
     }
 
     #[test]

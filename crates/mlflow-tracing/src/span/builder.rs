@@ -273,9 +273,7 @@ impl SpanBuilder {
         // The span's attribute list, allocated once with room for MLflow's own (trace id,
         // type, function name, inputs, outputs, log level) and the builder's: the SDK keeps
         // this vector, so setting them later does not grow it.
-        builder.attributes = Some(Vec::with_capacity(
-            OWN_ATTRIBUTES + self.attributes.len(),
-        ));
+        builder.attributes = Some(Vec::with_capacity(OWN_ATTRIBUTES + self.attributes.len()));
         let parent_cx = parent.as_ref().map(|p| p.cx.clone()).unwrap_or_default();
         let span = pipeline.tracer().build_with_context(builder, &parent_cx);
         use opentelemetry::trace::Span as _;
