@@ -17,7 +17,7 @@
 
 mod read;
 mod writability;
-mod write;
+pub(crate) mod write;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -11,6 +11,7 @@ use crate::keys::{self, MAX_CHARS_IN_METADATA};
 
 /// MLflow's `mlflow.trace.sizeStats` value and total size: each span's JSON size, the trace
 /// info's JSON size and the separators between spans; percentiles by linear interpolation.
+#[cfg_attr(not(feature = "mlflow-server"), allow(dead_code))]
 pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value>, usize) {
     size_stats_of(
         info,
