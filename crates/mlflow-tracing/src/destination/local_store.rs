@@ -49,9 +49,13 @@ mod imp {
 
     use super::*;
     use crate::config::Destination;
-    use crate::destination::{Check, ExportError, Sink, TraceItem};
+    use crate::destination::{Batching, Check, ExportError, Sink, TraceItem};
     use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, check_writable, inspect};
     use crate::model::Trace;
+
+    /// The most traces written in one transaction. Their rows (the spans' JSON) are
+    /// built before the transaction: a few MiB for small traces.
+    const BATCH: usize = 2048;
 
     pub(super) fn sink(path: &Path, experiment: &Experiment) -> Result<AnySink, BuildError> {
         Ok(AnySink::Traces(Box::new(LocalStoreSink {
@@ -104,6 +108,15 @@ mod imp {
                     path: self.path.clone(),
                 },
                 experiment: self.experiment.clone(),
+            }
+        }
+
+        /// Whatever is waiting, at once, in transactions of up to `BATCH` traces: a
+        /// backlog is written in few commits (each waits for the disk).
+        fn batching(&self) -> Batching {
+            Batching {
+                max_items: BATCH,
+                ..Batching::IMMEDIATE
             }
         }
 
