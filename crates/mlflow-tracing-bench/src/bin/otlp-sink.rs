@@ -3,7 +3,8 @@
 //!
 //! OTLP/HTTP (protobuf, HTTP/1.1 with keep-alive, a thread per connection) on
 //! `--http-port`, OTLP/gRPC (tonic) on `--grpc-port`. The total of spans received so far
-//! is written to `--count-file` whenever it changes (at most every 20 ms). `TCP_NODELAY`
+//! is written to `--count-file` whenever it changes (at most every 20 ms), the number of
+//! requests to `<count-file>.requests`. `TCP_NODELAY`
 //! is on for accepted connections unless `--no-nodelay`: a receiver that leaves it off
 //! shows how a client copes with Nagle's algorithm and delayed acknowledgements.
 
@@ -43,15 +44,16 @@ struct Args {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let spans = Arc::new(AtomicU64::new(0));
+    let requests = Arc::new(AtomicU64::new(0));
     let nodelay = !args.no_nodelay;
     if args.http_port != 0 {
         let listener = TcpListener::bind(("127.0.0.1", args.http_port))?;
-        let spans = spans.clone();
+        let (spans, requests) = (spans.clone(), requests.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let _ = stream.set_nodelay(nodelay);
-                let spans = spans.clone();
-                std::thread::spawn(move || serve_http(stream, &spans));
+                let (spans, requests) = (spans.clone(), requests.clone());
+                std::thread::spawn(move || serve_http(stream, &spans, &requests));
             }
         });
     }
@@ -60,8 +62,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .worker_threads(1)
             .enable_all()
             .build()?;
-        let service =
-            TraceServiceServer::new(Counter(spans.clone())).max_decoding_message_size(64 << 20);
+        let service = TraceServiceServer::new(Counter(spans.clone(), requests.clone()))
+            .max_decoding_message_size(64 << 20);
         let incoming = runtime
             .block_on(async {
                 tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], args.grpc_port).into())
@@ -71,13 +73,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Serves until the process is killed.
         std::mem::forget(runtime);
     }
-    let mut written = u64::MAX;
+    let mut written = (u64::MAX, u64::MAX);
     loop {
-        let now = spans.load(Ordering::Relaxed);
+        let now = (
+            spans.load(Ordering::Relaxed),
+            requests.load(Ordering::Relaxed),
+        );
         if now != written {
             let tmp = args.count_file.with_extension("tmp");
-            std::fs::write(&tmp, format!("{now}\n"))?;
+            std::fs::write(&tmp, format!("{}\n", now.0))?;
             std::fs::rename(&tmp, &args.count_file)?;
+            let mut requests_file = args.count_file.clone().into_os_string();
+            requests_file.push(".requests");
+            std::fs::write(&tmp, format!("{}\n", now.1))?;
+            std::fs::rename(&tmp, requests_file)?;
             written = now;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -98,7 +107,7 @@ fn count_spans(body: &[u8]) -> Option<u64> {
 }
 
 /// Answers HTTP/1.1 requests on one connection until the client closes it.
-fn serve_http(stream: TcpStream, spans: &AtomicU64) {
+fn serve_http(stream: TcpStream, spans: &AtomicU64, requests: &AtomicU64) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -131,6 +140,7 @@ fn serve_http(stream: TcpStream, spans: &AtomicU64) {
         let status = match count_spans(&body) {
             Some(n) => {
                 spans.fetch_add(n, Ordering::Relaxed);
+                requests.fetch_add(1, Ordering::Relaxed);
                 "200 OK"
             }
             None => "400 Bad Request",
@@ -145,7 +155,7 @@ fn serve_http(stream: TcpStream, spans: &AtomicU64) {
 }
 
 /// The gRPC trace service: counts, answers an empty success.
-struct Counter(Arc<AtomicU64>);
+struct Counter(Arc<AtomicU64>, Arc<AtomicU64>);
 
 #[tonic::async_trait]
 impl TraceService for Counter {
@@ -161,6 +171,7 @@ impl TraceService for Counter {
             .map(|s| s.spans.len() as u64)
             .sum();
         self.0.fetch_add(n, Ordering::Relaxed);
+        self.1.fetch_add(1, Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
