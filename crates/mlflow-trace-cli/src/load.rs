@@ -36,6 +36,9 @@ pub(crate) struct LoadArgs {
     /// Traces recorded and flushed first, not measured.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// How long the final flush may take, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    flush_timeout: f64,
     /// Export to a `TraceExporter` that discards what it gets, instead of the
     /// destinations the environment selects: the SDK's own cost, without a destination's.
     #[arg(long)]
@@ -92,7 +95,9 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(_), None) => return Err("--duration needs --rate".into()),
         _ => args.traces,
     };
-    let mut builder = Tracing::builder().flush_timeout(Duration::from_secs(600));
+    let flush_timeout = Duration::try_from_secs_f64(args.flush_timeout)
+        .map_err(|_| format!("invalid --flush-timeout {}", args.flush_timeout))?;
+    let mut builder = Tracing::builder().flush_timeout(flush_timeout);
     if args.discard {
         builder = builder
             .destinations_from_config(false)
