@@ -120,6 +120,9 @@
 
 // The modules, top layer first: each imports only from the layers below it (see
 // docs/design.md; `tests/tidy.rs` checks it).
+#[cfg(feature = "__bench")]
+#[doc(hidden)]
+pub mod __bench;
 #[doc(hidden)]
 pub mod __private;
 #[cfg(feature = "testing")]

@@ -10,6 +10,7 @@
 //! caller's thread is building the OpenTelemetry span and one channel send.
 
 mod engine;
+mod ids;
 mod processor;
 pub(crate) mod registry;
 
@@ -94,6 +95,7 @@ impl Pipeline {
         };
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
+            .with_id_generator(ids::TimeOrderedIds::default())
             .with_span_limits(settings.span_limits)
             .with_span_processor(AssemblyProcessor::new(sender.clone(), shared.clone()))
             .build();

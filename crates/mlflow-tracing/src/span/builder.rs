@@ -50,6 +50,11 @@ impl Tracing {
     }
 }
 
+/// How many attributes MLflow sets on a span itself (`mlflow.traceRequestId`,
+/// `mlflow.spanType`, `mlflow.spanFunctionName`, inputs, outputs, `mlflow.spanLogLevel`),
+/// and one more for the caller.
+const OWN_ATTRIBUTES: usize = 7;
+
 /// Where a new span goes, decided when its builder is created.
 enum Target {
     /// Tracing is off: a no-op span.
@@ -266,6 +271,10 @@ impl SpanBuilder {
         };
         let mut builder = opentelemetry::trace::SpanBuilder::from_name(self.name.clone());
         builder.start_time = self.start_time;
+        // The span's attribute list, allocated once with room for MLflow's own (trace id,
+        // type, function name, inputs, outputs, log level) and the builder's: the SDK keeps
+        // this vector, so setting them later does not grow it.
+        builder.attributes = Some(Vec::with_capacity(OWN_ATTRIBUTES + self.attributes.len()));
         let parent_cx = parent.as_ref().map(|p| p.cx.clone()).unwrap_or_default();
         let span = pipeline.tracer().build_with_context(builder, &parent_cx);
         use opentelemetry::trace::Span as _;
