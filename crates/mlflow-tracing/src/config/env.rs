@@ -57,8 +57,9 @@ pub const MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS: &str =
 pub const MLFLOW_ACTIVE_MODEL_ID: &str = "MLFLOW_ACTIVE_MODEL_ID";
 /// The legacy form of `MLFLOW_ACTIVE_MODEL_ID`, still read by MLflow.
 pub const LEGACY_ACTIVE_MODEL_ID: &str = "_MLFLOW_ACTIVE_MODEL_ID";
-/// Memory the export queues may hold, in bytes (default 128 MiB). Past it, spans are
-/// dropped, counted and reported. Not an MLflow variable: MLflow bounds its queues by
+/// Memory the export queues may hold, in bytes. Default: a sixteenth of the memory the
+/// process may use (its cgroup's limit, else the machine's), between 64 MiB and 1 GiB;
+/// 512 MiB where that cannot be read. Past it, spans are dropped, counted and reported. Not an MLflow variable: MLflow bounds its queues by
 /// count (and silently discards the overflow).
 pub const MLFLOW_TRACE_MAX_QUEUE_BYTES: &str = "MLFLOW_TRACE_MAX_QUEUE_BYTES";
 /// Upper bound, in milliseconds, on how long `flush`, `shutdown` and dropping the

@@ -8,6 +8,7 @@ use opentelemetry_sdk::trace::SpanLimits;
 
 use crate::hooks::SpanHooks;
 
+use super::memory;
 use super::metrics::{self, MetricsCode, MetricsSettings};
 use super::mlflow_vars::{self, MlflowVars};
 use super::otlp::{self, OtlpCode, OtlpTraces};
@@ -18,7 +19,6 @@ use super::{
     parse_positive, parse_ratio, resolve_experiment, resolve_tracking_uri,
 };
 
-const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
 const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
 const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
 const DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS: u64 = 1;
@@ -138,7 +138,7 @@ impl Settings {
             positive_code("max_queue_bytes", code.max_queue_bytes)?,
             &[env::MLFLOW_TRACE_MAX_QUEUE_BYTES],
             parse_positive,
-            DEFAULT_MAX_QUEUE_BYTES,
+            memory::default_queue_bytes(),
         )?;
         let flush_timeout = e
             .resolve(
@@ -247,7 +247,7 @@ impl Settings {
             tracking_uri: Setting::new(TrackingUri::default_local(Path::new(".")), Source::Default),
             experiment: Setting::new(Experiment::Default, Source::Default),
             sampling_ratio: Setting::new(1.0, Source::Default),
-            max_queue_bytes: Setting::new(DEFAULT_MAX_QUEUE_BYTES, Source::Default),
+            max_queue_bytes: Setting::new(memory::default_queue_bytes(), Source::Default),
             flush_timeout: Setting::new(
                 Duration::from_millis(DEFAULT_FLUSH_TIMEOUT_MILLIS),
                 Source::Default,
@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(s.tracking_uri.value.to_string(), "sqlite:////w/mlflow.db");
         assert_eq!(s.experiment.value, Experiment::Default);
         assert_eq!(s.sampling_ratio, Setting::new(1.0, Source::Default));
-        assert_eq!(s.max_queue_bytes.value, 128 * 1024 * 1024);
+        assert_eq!(s.max_queue_bytes.value, memory::default_queue_bytes());
         assert_eq!(s.flush_timeout.value, Duration::from_secs(10));
         assert_eq!(s.buffer_ttl.value, Duration::from_secs(3600));
         assert_eq!(s.span_limits.max_attributes_per_span, 128);
