@@ -12,7 +12,13 @@
 //! Context Level 2 asks of a random trace id), and the lower 64 bits, which
 //! `TraceIdRatioBased` samples on, are all random. Unique across processes and machines
 //! as random ids are: 80 random bits per millisecond. Span ids are random, as before.
+//!
+//! A new trace's id is drawn before its root span is built ([`new_root_id`]), so that the
+//! sampling decision, which depends only on the id, is taken before anything is allocated
+//! for a trace that is sampled out; the id is then handed to OpenTelemetry's span builder
+//! through [`Primed`], which the generator takes it from.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, TraceId};
@@ -24,9 +30,52 @@ pub(crate) struct TimeOrderedIds {
     random: RandomIdGenerator,
 }
 
+thread_local! {
+    /// The id the next trace started on this thread takes (see [`Primed`]).
+    static PRIMED: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// A new trace id, for a root span about to be built.
+pub(crate) fn new_root_id() -> TraceId {
+    with_time(RandomIdGenerator::default().new_trace_id(), unix_ms())
+}
+
+/// Whether OpenTelemetry's `TraceIdRatioBased(ratio)` samples the trace `id` (its
+/// `sample_based_on_probability`, which looks at the id alone).
+pub(crate) fn ratio_samples(ratio: f64, id: TraceId) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    let bound = (ratio.max(0.0) * (1u64 << 63) as f64) as u64;
+    let bytes = id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(low) >> 1) < bound
+}
+
+/// While alive, the next trace id this thread's generator hands out is `id`; whatever
+/// happens in between, it is cleared when dropped.
+pub(crate) struct Primed(());
+
+impl Primed {
+    pub(crate) fn new(id: TraceId) -> Primed {
+        PRIMED.with(|p| p.set(Some(id)));
+        Primed(())
+    }
+}
+
+impl Drop for Primed {
+    fn drop(&mut self) {
+        PRIMED.with(|p| p.set(None));
+    }
+}
+
 impl IdGenerator for TimeOrderedIds {
     fn new_trace_id(&self) -> TraceId {
-        with_time(self.random.new_trace_id(), unix_ms())
+        match PRIMED.with(Cell::take) {
+            Some(id) => id,
+            None => with_time(self.random.new_trace_id(), unix_ms()),
+        }
     }
 
     fn new_span_id(&self) -> SpanId {
@@ -67,6 +116,42 @@ mod tests {
         );
         assert_ne!(a[6..], b[6..], "the lower 80 bits are random");
         assert_ne!(TraceId::from_bytes(a), TraceId::INVALID);
+    }
+
+    #[test]
+    fn a_primed_id_is_taken_once() {
+        let ids = TimeOrderedIds::default();
+        let id = new_root_id();
+        {
+            let _primed = Primed::new(id);
+            assert_eq!(ids.new_trace_id(), id);
+            assert_ne!(ids.new_trace_id(), id);
+        }
+        let _unused = Primed::new(id);
+        drop(_unused);
+        assert_ne!(ids.new_trace_id(), id, "cleared when dropped");
+    }
+
+    #[test]
+    fn the_ratio_decision_is_opentelemetrys() {
+        use opentelemetry::trace::SpanKind;
+        use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
+        for ratio in [0.0, 0.1, 0.5, 0.9, 1.0] {
+            let sampler = Sampler::TraceIdRatioBased(ratio);
+            for _ in 0..2000 {
+                let id = new_root_id();
+                let otel = sampler.should_sample(
+                    Some(&opentelemetry::Context::new()),
+                    id,
+                    "s",
+                    &SpanKind::Internal,
+                    &[],
+                    &[],
+                );
+                let theirs = otel.decision == SamplingDecision::RecordAndSample;
+                assert_eq!(ratio_samples(ratio, id), theirs, "ratio {ratio}, id {id}");
+            }
+        }
     }
 
     #[test]

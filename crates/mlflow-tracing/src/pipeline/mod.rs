@@ -14,6 +14,8 @@ mod ids;
 mod processor;
 pub(crate) mod registry;
 
+pub(crate) use ids::Primed as PrimedTraceId;
+
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -47,6 +49,8 @@ pub(crate) struct Pipeline {
     tracks_open_spans: bool,
     /// Turned off at run time (`disable()`): new traces are not recorded.
     paused: AtomicBool,
+    /// The share of new traces sampled (`TraceIdRatioBased`; 1 samples all).
+    sampling_ratio: f64,
 }
 
 impl fmt::Debug for Pipeline {
@@ -118,6 +122,7 @@ impl Pipeline {
             threads: Mutex::new(threads),
             tracks_open_spans: settings.trace_timeout.value.is_some(),
             paused: AtomicBool::new(false),
+            sampling_ratio: ratio,
         }
     }
 
@@ -140,6 +145,14 @@ impl Pipeline {
     /// Turns recording of new traces off (`true`) or back on, at run time.
     pub(crate) fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    /// The id of a new trace, or `None` when the sampler drops it: decided before its
+    /// root span is built, on the id alone, as the sampler decides, so that a trace
+    /// sampled out costs no span. Build the root with the id [`ids::Primed`].
+    pub(crate) fn sample_new_trace(&self) -> Option<opentelemetry::trace::TraceId> {
+        let id = ids::new_root_id();
+        ids::ratio_samples(self.sampling_ratio, id).then_some(id)
     }
 
     /// Reserves the memory a new trace named `name` takes. When the queue is full, the

@@ -260,14 +260,20 @@ impl SpanBuilder {
         if !pipeline.is_active() {
             return (LiveSpan::noop(), None);
         }
-        // A new trace reserves the memory its state takes first: when the queue is full,
+        // A new trace is sampled first, on its id alone (nothing is allocated for a trace
+        // sampled out), then reserves the memory its state takes: when the queue is full,
         // the trace is not recorded at all (counted, reported).
-        let trace_ticket = match &parent {
-            Some(_) => None,
-            None => match pipeline.reserve_trace(&self.name) {
-                Some(ticket) => Some(ticket),
-                None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled)),
-            },
+        let (trace_ticket, primed) = match &parent {
+            Some(_) => (None, None),
+            None => {
+                let Some(id) = pipeline.sample_new_trace() else {
+                    return (LiveSpan::noop(), Some(CurrentSpan::Unsampled));
+                };
+                match pipeline.reserve_trace(&self.name) {
+                    Some(ticket) => (Some(ticket), Some(crate::pipeline::PrimedTraceId::new(id))),
+                    None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled)),
+                }
+            }
         };
         let mut builder = opentelemetry::trace::SpanBuilder::from_name(self.name.clone());
         builder.start_time = self.start_time;
@@ -277,6 +283,7 @@ impl SpanBuilder {
         builder.attributes = Some(Vec::with_capacity(OWN_ATTRIBUTES + self.attributes.len()));
         let parent_cx = parent.as_ref().map(|p| p.cx.clone()).unwrap_or_default();
         let span = pipeline.tracer().build_with_context(builder, &parent_cx);
+        drop(primed);
         use opentelemetry::trace::Span as _;
         if !span.is_recording() {
             return (LiveSpan::noop(), Some(CurrentSpan::Unsampled));
