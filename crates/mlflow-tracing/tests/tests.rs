@@ -10,6 +10,10 @@ mod support;
 #[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
 mod demo_traces;
 
+#[cfg(feature = "tracing")]
+mod bridge;
+#[cfg(feature = "tracing")]
+mod bridge_genai;
 mod concurrency;
 mod context;
 mod exit_paths;

@@ -30,6 +30,9 @@ pub(crate) struct SpanInner {
     pub(super) trace: Arc<TraceShared>,
     pub(super) span_id: SpanId,
     parent_id: Option<SpanId>,
+    /// When the span was created, in the process's order of span creation: of two spans
+    /// that claim to be current, the later one is (see `context::current_span`).
+    pub(super) seq: u64,
     /// 0 = not set; else the explicit (or raised) level.
     log_level: AtomicU8,
     default_log_level: AtomicU8,
@@ -49,6 +52,7 @@ impl SpanInner {
         span_type: &SpanType,
     ) -> SpanInner {
         SpanInner {
+            seq: super::context::next_seq(),
             cx,
             pipeline,
             trace,
@@ -93,6 +97,15 @@ impl SpanInner {
             });
     }
 
+    /// `mlflow.spanLogLevel` as the span would end now.
+    fn log_level_attribute(&self) -> KeyValue {
+        let level = match self.log_level.load(Ordering::Acquire) {
+            0 => self.default_log_level.load(Ordering::Acquire),
+            explicit => explicit,
+        };
+        KeyValue::new(attr::LOG_LEVEL, log_level_json(level))
+    }
+
     fn end(&self, end_time: Option<SystemTime>) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
@@ -101,11 +114,7 @@ impl SpanInner {
         if self.status.load(Ordering::Acquire) != STATUS_ERROR {
             span.set_status(Status::Ok);
         }
-        let level = match self.log_level.load(Ordering::Acquire) {
-            0 => self.default_log_level.load(Ordering::Acquire),
-            explicit => explicit,
-        };
-        span.set_attribute(KeyValue::new(attr::LOG_LEVEL, log_level_json(level)));
+        span.set_attribute(self.log_level_attribute());
         if self.parent_id.is_none() {
             set_last_active_trace_id(&self.trace.request_id);
         }
@@ -390,6 +399,41 @@ impl LiveSpan {
         if let Some(inner) = &self.inner {
             inner.end(Some(end_time));
         }
+    }
+
+    /// Whether this span records into `tracing`'s pipeline.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn records_into(&self, tracing: &crate::setup::Tracing) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|i| Arc::ptr_eq(&i.pipeline, tracing.pipeline()))
+    }
+
+    /// Sets the outputs from their JSON text (the `tracing` bridge encodes them itself).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_outputs_json(&self, json: Value) {
+        if let Some(inner) = self.live() {
+            inner.outputs_set.store(true, Ordering::Release);
+            inner
+                .cx
+                .span()
+                .set_attribute(KeyValue::new(attr::OUTPUTS, json));
+        }
+    }
+
+    /// Ends the span at `end_time` with `late` attributes set after `mlflow.spanLogLevel`,
+    /// where MLflow's store puts what its translation adds to a span that has ended (the
+    /// `tracing` bridge translates as the span ends). They do not change the log level.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn end_with_translation(&self, end_time: SystemTime, late: Vec<KeyValue>) {
+        if let Some(inner) = self.live() {
+            let span = inner.cx.span();
+            span.set_attribute(inner.log_level_attribute());
+            for kv in late {
+                span.set_attribute(kv);
+            }
+        }
+        self.end_at(end_time);
     }
 
     pub(crate) fn outputs_were_set(&self) -> bool {
