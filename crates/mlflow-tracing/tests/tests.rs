@@ -16,6 +16,8 @@ mod bridge;
 mod bridge_genai;
 mod concurrency;
 mod context;
+#[cfg(all(feature = "tracing", feature = "local-store"))]
+mod examples;
 mod exit_paths;
 mod global_lazy;
 mod local_store;
