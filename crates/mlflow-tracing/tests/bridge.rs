@@ -512,3 +512,49 @@ fn bridge_composes_with_tracing_opentelemetry_and_fmt_in_one_registry() {
     assert_eq!(inner.parent_span_id, outer.span_context.span_id());
     assert!(captured.text().contains("inside inner"));
 }
+
+#[test]
+fn bridge_spans_past_the_memory_bound_are_dropped_counted_and_reported_without_recursion() {
+    let traces = InMemoryTraces::new();
+    // Room for a handful of spans only.
+    let tracing = support::builder(&traces)
+        .max_queue_bytes(4_000)
+        .build()
+        .unwrap();
+    let layer = MlflowLayer::builder()
+        .tracing(&tracing)
+        .all_targets()
+        .build()
+        .unwrap();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // Recording happens inside the subscriber's callbacks: what the SDK reports from
+    // there must neither recurse nor deadlock.
+    let subscriber = tracing_subscriber::registry().with(layer).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_ansi(false),
+    );
+    let started = 500;
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..started {
+            let _span = tracing::info_span!("s", i, inputs = %"x".repeat(200)).entered();
+            tracing::info!("inside");
+        }
+    });
+    assert!(tracing.flush().is_err(), "the flush reports the losses");
+    let stats = tracing.stats();
+    assert!(stats.traces_dropped > 0, "{stats:?}");
+    assert_eq!(traces.traces().len() as u64 + stats.traces_dropped, started);
+    assert_eq!(stats.queued_bytes, 0);
+    // The span that found the queue full was started inside the subscriber's callback,
+    // where `tracing` sends nothing to a subscriber: the SDK's warning went to stderr.
+    assert!(!captured.text().contains("the export queue is full"));
+    assert!(
+        traces
+            .traces()
+            .iter()
+            .all(|t| t.spans()[0].events().iter().all(|e| e.name() == "inside")),
+        "no SDK warning became a span event"
+    );
+}
