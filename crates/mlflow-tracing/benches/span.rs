@@ -16,7 +16,12 @@
 //! - `mlflow_trace_macro`: a `#[trace]` function with two arguments;
 //! - `mlflow_nested3`: root → child → grandchild, per span;
 //! - `mlflow_disabled` / `mlflow_sampled_out`: tracing off, and sampling ratio 0;
-//! - `no_tracing`: building the same JSON values without any span, the floor.
+//! - `no_tracing`: building the same JSON values without any span, the floor;
+//! - `tracing_registry_only`: the span made with `tracing` (`info_span!`, the inputs and
+//!   outputs as fields), a `Registry` with no layer: what `tracing` itself costs;
+//! - `bridge`: that span recorded by the `tracing` bridge (`MlflowLayer`);
+//! - `bridge_genai`: a GenAI completion span as rig records it, through the bridge
+//!   (translated as it ends).
 //!
 //! Timed: the recording loop only. Between samples (untimed) the pipelines are flushed,
 //! and queues are sized so that nothing is dropped: what is measured is the full work, not
@@ -54,6 +59,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mlflow_tracing::bridge::MlflowLayer;
 use mlflow_tracing::{Protocol, Trace, TraceExporter, Tracing, TracingBuilder, start_span, trace};
 use mlflow_tracing_test_support::{Receiver, Tls};
 use opentelemetry::KeyValue;
@@ -63,6 +69,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
 use serde_json::json;
+use tracing_subscriber::prelude::*;
 
 /// Spans recorded between two flushes.
 const CHUNK: u64 = 20_000;
@@ -181,6 +188,46 @@ fn one_span(i: u64) {
     span.set_outputs(json!({"y": i + 1, "level": 0}));
 }
 
+/// [`one_span`] made with `tracing`: the inputs and outputs as fields.
+fn one_tracing_span(i: u64) {
+    let span = tracing::info_span!(
+        "span",
+        inputs = %json!({"x": i, "level": 0}),
+        outputs = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    span.record(
+        "outputs",
+        tracing::field::display(json!({"y": i + 1, "level": 0})),
+    );
+}
+
+/// A completion span as rig-core 0.44 records it (a few of its fields).
+fn one_genai_span(i: u64) {
+    let span = tracing::info_span!(
+        target: "rig::completions",
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = "gpt-4o-mini",
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        gen_ai.input.messages = tracing::field::Empty,
+        gen_ai.output.messages = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    span.record(
+        "gen_ai.input.messages",
+        r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#,
+    );
+    span.record("gen_ai.usage.input_tokens", i % 100);
+    span.record("gen_ai.usage.output_tokens", 7_u64);
+    span.record(
+        "gen_ai.output.messages",
+        r#"[{"role":"assistant","parts":[{"type":"text","content":"hello"}]}]"#,
+    );
+}
+
 #[trace(span_type = "TOOL")]
 fn traced_tool(x: u64, level: u32) -> u64 {
     x + u64::from(level)
@@ -294,6 +341,36 @@ fn spans(c: &mut Criterion) {
             elapsed.mul_f64(iters as f64 / (traces * 3) as f64)
         })
     });
+
+    // The same span made with `tracing`: alone (a `Registry` and no layer), and recorded
+    // by the bridge; and a GenAI span as rig records it, translated by the bridge as it ends.
+    let bridged = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(
+            MlflowLayer::builder()
+                .tracing(&tracing)
+                .all_targets()
+                .build()
+                .expect("layer"),
+        ),
+    );
+    let registry_only = tracing::Dispatch::new(tracing_subscriber::registry());
+    for (name, dispatch, record) in [
+        (
+            "tracing_registry_only",
+            &registry_only,
+            one_tracing_span as fn(u64),
+        ),
+        ("bridge", &bridged, one_tracing_span),
+        ("bridge_genai", &bridged, one_genai_span),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                tracing::dispatcher::with_default(dispatch, || {
+                    tracing.in_scope(|| timed(iters, || drop(tracing.flush()), record))
+                })
+            })
+        });
+    }
 
     bench_one_span(&mut group, "mlflow_disabled", &Tracing::disabled());
     let sampled_out = mlflow_pipeline(&[("MLFLOW_TRACE_SAMPLING_RATIO", "0")]);

@@ -3,7 +3,6 @@
 //! event attribute (a plain OpenTelemetry value), or as plain text (names, statuses).
 
 use std::fmt;
-use std::sync::Arc;
 
 use opentelemetry::Value as OtelValue;
 use serde_json::Value;
@@ -110,12 +109,6 @@ impl FieldValue {
             FieldValue::Bool(b) => json::dumps(b),
             FieldValue::Error(message, _) => json::quote(message),
         }
-    }
-
-    /// [`to_json`](FieldValue::to_json) as a value shared by the span and the bridge's
-    /// copy (inputs and outputs).
-    pub(super) fn to_attribute(&self) -> OtelValue {
-        OtelValue::from(Arc::<str>::from(self.to_json()))
     }
 
     /// As a plain OpenTelemetry value, as `tracing-opentelemetry` records a field: an

@@ -14,17 +14,11 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use super::MlflowLayer;
 use super::fields::{FieldValue, Fields, Role, is_schema_field};
 use crate::keys::span as attr;
-use crate::model::SpanEvent;
 use crate::span::{
     CurrentSpan, LiveSpan, enter_bridged, exit_bridged, get_current_active_span, next_seq,
     start_span,
 };
-use crate::translate;
 use crate::types::{SpanStatus, SpanType};
-
-/// The most events of one span copied for the translation at its end (OpenTelemetry's
-/// default limit of events per span).
-const MAX_EVENT_COPIES: usize = 128;
 
 /// The type MLflow's exception events name for an error known only by its message.
 const ERROR_TYPE: &str = "Error";
@@ -35,11 +29,8 @@ struct Bridged {
     /// What becomes MLflow's current span while the span is entered, and when it was
     /// created.
     current: Option<(u64, CurrentSpan)>,
-    /// The span type and the fields set as attributes, for the translation at the end.
-    attributes: Vec<KeyValue>,
-    /// Copies of its events, for the translation (some schemas keep messages there).
-    events: Vec<SpanEvent>,
-    /// Whether a field of another schema was recorded (else there is nothing to translate).
+    /// Whether a field or event of a schema MLflow translates was recorded: the
+    /// assembler translates the span then.
     foreign: bool,
     /// `otel.status_code = "ERROR"` was recorded, with `otel.status_message`.
     error_status: bool,
@@ -55,19 +46,9 @@ impl Bridged {
         Bridged {
             span,
             current,
-            attributes: vec![KeyValue::new(attr::SPAN_TYPE, SpanType::Unknown.json())],
-            events: Vec::new(),
             foreign: false,
             error_status: false,
             status_message: None,
-        }
-    }
-
-    /// Sets `key` on the copy (in place when present, as on the span).
-    fn keep(&mut self, kv: KeyValue) {
-        match self.attributes.iter_mut().find(|a| a.key == kv.key) {
-            Some(a) => a.value = kv.value,
-            None => self.attributes.push(kv),
         }
     }
 
@@ -75,50 +56,38 @@ impl Bridged {
     fn apply(&mut self, fields: Fields) {
         for (name, value) in fields.values {
             match Role::of(name, false) {
-                Role::SpanType => {
-                    let span_type = SpanType::from(value.text());
-                    self.keep(KeyValue::new(attr::SPAN_TYPE, span_type.json()));
-                    self.span.set_span_type(span_type);
-                }
-                Role::Inputs => {
-                    let kv = KeyValue::new(attr::INPUTS, value.to_attribute());
-                    self.span.set_otel_attribute(kv.clone());
-                    self.keep(kv);
-                }
-                Role::Outputs => {
-                    let json = value.to_attribute();
-                    self.span.set_outputs_json(json.clone());
-                    self.keep(KeyValue::new(attr::OUTPUTS, json));
-                }
+                Role::SpanType => self.span.set_span_type(SpanType::from(value.text())),
+                Role::Inputs => self
+                    .span
+                    .set_otel_attribute(KeyValue::new(attr::INPUTS, value.to_json())),
+                Role::Outputs => self.span.set_outputs_json(value.to_json().into()),
                 Role::Error => record_error(&self.span, &value),
                 Role::StatusCode => self.error_status = value.text().eq_ignore_ascii_case("error"),
                 Role::StatusMessage => self.status_message = Some(value.text()),
                 Role::Name | Role::Message | Role::Ignored => {}
                 Role::Attribute => {
                     self.foreign |= !name.starts_with("mlflow.") && is_schema_field(name);
-                    let kv = KeyValue::new(name, value.to_plain());
-                    self.span.set_otel_attribute(kv.clone());
-                    self.keep(kv);
+                    self.span
+                        .set_otel_attribute(KeyValue::new(name, value.to_plain()));
                 }
             }
         }
     }
 
-    /// Ends the span: the status, then MLflow's translation of other schemas, as MLflow's
-    /// store adds it (after the span ended: the translated type does not change the log
-    /// level), at the time the span closed.
+    /// Ends the span, at the time it closed; one with fields of a schema MLflow
+    /// translates is marked for the assembler to translate it (off this thread), as
+    /// MLflow's store does once a span has ended.
     fn finish(self) {
         let end = SystemTime::now();
         if self.error_status {
             let message = self.status_message.unwrap_or_default();
             self.span.set_status(SpanStatus::error(message));
         }
-        let late = if self.foreign || !self.events.is_empty() {
-            translate::mlflow_attributes(&self.attributes, &self.events)
-        } else {
-            Vec::new()
-        };
-        self.span.end_with_translation(end, late);
+        if self.foreign {
+            self.span
+                .set_otel_attribute(KeyValue::new(attr::TRANSLATE, true));
+        }
+        self.span.end_at(end);
     }
 }
 
@@ -266,6 +235,8 @@ where
                 _ => attributes.push(KeyValue::new(key, value.to_plain())),
             }
         }
+        let foreign = name.as_deref().is_some_and(is_schema_field)
+            || attributes.iter().any(|kv| is_schema_field(kv.key.as_str()));
         if let Some(error) = &error {
             record_error(&target.span, error);
         } else if outputs.is_none() || name.is_some() {
@@ -275,33 +246,21 @@ where
                 Some(name) => Cow::Owned(name),
                 None => Cow::Borrowed(metadata.name()),
             };
-            let copy = SpanEvent {
-                name: name.clone(),
-                time_ns: 0,
-                attributes: attributes.clone(),
-            };
             target
                 .span
                 .add_event(name, attributes.into_iter().map(|kv| (kv.key, kv.value)));
-            if let Some(id) = &target.bridged
-                && let Some(span) = ctx.span(id)
-                && let Some(bridged) = span.extensions_mut().get_mut::<Bridged>()
-                && bridged.events.len() < MAX_EVENT_COPIES
-            {
-                bridged.events.push(copy);
-            }
         }
-        let Some(outputs) = outputs else { return };
-        if target.span.outputs_were_set() {
-            return;
-        }
-        let json = outputs.to_attribute();
-        target.span.set_outputs_json(json.clone());
-        if let Some(id) = &target.bridged
+        if foreign
+            && let Some(id) = &target.bridged
             && let Some(span) = ctx.span(id)
             && let Some(bridged) = span.extensions_mut().get_mut::<Bridged>()
         {
-            bridged.keep(KeyValue::new(attr::OUTPUTS, json));
+            bridged.foreign = true;
+        }
+        if let Some(outputs) = outputs
+            && !target.span.outputs_were_set()
+        {
+            target.span.set_outputs_json(outputs.to_json().into());
         }
     }
 

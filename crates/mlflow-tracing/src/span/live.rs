@@ -97,15 +97,6 @@ impl SpanInner {
             });
     }
 
-    /// `mlflow.spanLogLevel` as the span would end now.
-    fn log_level_attribute(&self) -> KeyValue {
-        let level = match self.log_level.load(Ordering::Acquire) {
-            0 => self.default_log_level.load(Ordering::Acquire),
-            explicit => explicit,
-        };
-        KeyValue::new(attr::LOG_LEVEL, log_level_json(level))
-    }
-
     fn end(&self, end_time: Option<SystemTime>) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
@@ -114,7 +105,11 @@ impl SpanInner {
         if self.status.load(Ordering::Acquire) != STATUS_ERROR {
             span.set_status(Status::Ok);
         }
-        span.set_attribute(self.log_level_attribute());
+        let level = match self.log_level.load(Ordering::Acquire) {
+            0 => self.default_log_level.load(Ordering::Acquire),
+            explicit => explicit,
+        };
+        span.set_attribute(KeyValue::new(attr::LOG_LEVEL, log_level_json(level)));
         if self.parent_id.is_none() {
             set_last_active_trace_id(&self.trace.request_id);
         }
@@ -419,21 +414,6 @@ impl LiveSpan {
                 .span()
                 .set_attribute(KeyValue::new(attr::OUTPUTS, json));
         }
-    }
-
-    /// Ends the span at `end_time` with `late` attributes set after `mlflow.spanLogLevel`,
-    /// where MLflow's store puts what its translation adds to a span that has ended (the
-    /// `tracing` bridge translates as the span ends). They do not change the log level.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-    pub(crate) fn end_with_translation(&self, end_time: SystemTime, late: Vec<KeyValue>) {
-        if let Some(inner) = self.live() {
-            let span = inner.cx.span();
-            span.set_attribute(inner.log_level_attribute());
-            for kv in late {
-                span.set_attribute(kv);
-            }
-        }
-        self.end_at(end_time);
     }
 
     pub(crate) fn outputs_were_set(&self) -> bool {

@@ -140,10 +140,8 @@ fn dumped(value: &impl serde::Serialize) -> OtelValue {
 
 /// MLflow's attributes that storing a span recorded with `recorded` and `events` would
 /// add or change (the span type, inputs, outputs, token usage, message format, tools,
-/// model, provider), for spans recorded from another schema's fields (the `tracing`
-/// bridge): set on the span when it ends, every destination sees them. The cost is left
-/// to the assembler ([`price`]), which prices with the pipeline's prices.
-#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+/// model, provider), for the spans of the `tracing` bridge: the assembler sets them, so
+/// every destination sees them. The cost is left to [`price`], with the pipeline's prices.
 pub(crate) fn mlflow_attributes(recorded: &[KeyValue], events: &[SpanEvent]) -> Vec<KeyValue> {
     translate(recorded, events, None)
         .into_iter()
