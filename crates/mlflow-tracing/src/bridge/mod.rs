@@ -80,9 +80,10 @@
 //! the program's OpenTelemetry tracer, so each layer exports its own copy.
 //!
 //! Recording never blocks or panics the host: a span costs what a span started with
-//! [`start_span`](crate::start_span) costs plus reading its fields (about 2 µs more on a
-//! small machine, `benches/span.rs`); what the pipeline cannot take is dropped and
-//! counted as for any span ([`Tracing::stats`](crate::Tracing::stats)).
+//! [`start_span`](crate::start_span) costs plus reading its fields (a few microseconds
+//! on a small machine, `benches/span.rs`); translation runs on the pipeline's thread;
+//! what the pipeline cannot take is dropped and counted as for any span
+//! ([`Tracing::stats`](crate::Tracing::stats)).
 
 mod fields;
 mod layer;
