@@ -171,6 +171,11 @@ impl TraceContext {
         TraceContext { cx }
     }
 
+    /// A context as it is.
+    pub(super) fn from_context(cx: Context) -> Self {
+        TraceContext { cx }
+    }
+
     /// A context whose current span is `span`.
     pub fn with_span(span: &LiveSpan) -> Self {
         let current = match &span.inner {

@@ -29,7 +29,7 @@ pub(crate) struct SpanInner {
     pub(super) pipeline: Arc<Pipeline>,
     pub(super) trace: Arc<TraceShared>,
     pub(super) span_id: SpanId,
-    parent_id: Option<SpanId>,
+    pub(super) parent_id: Option<SpanId>,
     /// When the span was created, in the process's order of span creation: of two spans
     /// that claim to be current, the later one is (see `context::current_span`).
     pub(super) seq: u64,
@@ -38,7 +38,7 @@ pub(crate) struct SpanInner {
     default_log_level: AtomicU8,
     status: AtomicU8,
     outputs_set: AtomicBool,
-    ended: AtomicBool,
+    pub(super) ended: AtomicBool,
 }
 
 impl SpanInner {
@@ -70,7 +70,7 @@ impl SpanInner {
         self.cx.span().set_attribute(KeyValue::new(key, value));
     }
 
-    fn set_status(&self, status: &SpanStatus) {
+    pub(super) fn set_status(&self, status: &SpanStatus) {
         let new = match status.code() {
             StatusCode::Unset => return,
             StatusCode::Error => STATUS_ERROR,
@@ -88,7 +88,7 @@ impl SpanInner {
         }
     }
 
-    fn raise_log_level(&self, level: SpanLogLevel) {
+    pub(super) fn raise_log_level(&self, level: SpanLogLevel) {
         let level = level.value();
         let _ = self
             .log_level
@@ -97,7 +97,7 @@ impl SpanInner {
             });
     }
 
-    fn end(&self, end_time: Option<SystemTime>) {
+    pub(super) fn end(&self, end_time: Option<SystemTime>) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
