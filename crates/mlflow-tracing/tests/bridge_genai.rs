@@ -270,3 +270,30 @@ fn bridge_translation_reaches_in_memory_destinations_too() {
         Some(r#"{"input_tokens": 182, "output_tokens": 24, "total_tokens": 206}"#)
     );
 }
+
+/// Span hooks (redaction) run after the bridge's spans are translated: what translation
+/// derives from a field (the inputs from `gen_ai.input.messages`) is there to redact.
+#[test]
+fn bridge_span_hooks_see_the_translated_span() {
+    let traces = mlflow_tracing::testing::InMemoryTraces::new();
+    let tracing = crate::support::builder(&traces)
+        .span_hook(|span: &mut mlflow_tracing::hooks::HookSpan<'_>| {
+            if span.span_type() == SpanType::ChatModel {
+                span.set_inputs("[redacted]");
+                span.remove_attribute("gen_ai.input.messages");
+            }
+        })
+        .build()
+        .unwrap();
+    let layer = MlflowLayer::builder().tracing(&tracing).build().unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), rig_chat_span);
+    tracing.flush().unwrap();
+    let traces = traces.traces();
+    let chat = traces[0].span("chat").unwrap();
+    assert_eq!(chat.inputs(), Some(json!("[redacted]")));
+    assert_eq!(chat.attribute("gen_ai.input.messages"), None);
+    assert_eq!(
+        chat.outputs().unwrap()[0]["parts"][0]["content"],
+        "An MLOps platform."
+    );
+}

@@ -50,7 +50,8 @@
 //! fields of another schema (`gen_ai.*`, OpenInference, Langfuse, …) has ended, the
 //! pipeline (on its own thread, not the one that recorded the span) applies MLflow's
 //! translation, as MLflow's store does: the span type (when it has none), inputs,
-//! outputs, token usage, model, provider and cost, for every destination.
+//! outputs, token usage, model, provider and cost, for every destination; span
+//! [`hooks`](crate::hooks) see the translated span, so they can redact what it derived.
 //!
 //! # Events
 //!
