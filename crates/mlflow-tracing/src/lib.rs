@@ -110,6 +110,7 @@
 // docs/design.md; `tests/tidy.rs` checks it).
 #[doc(hidden)]
 pub mod __private;
+pub mod propagation;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -22,6 +22,7 @@ mod metrics;
 mod mlflow_vars;
 mod otlp;
 mod outages;
+mod propagation;
 mod rejections;
 mod sampling;
 mod server;

@@ -238,7 +238,7 @@ impl Assembler {
         };
         let mut span = convert_span(data, &pending.shared.request_id);
         price_span(&mut span, &self.settings.prices);
-        let is_root = span.parent_id.is_none();
+        let is_root = span.is_local_root();
         pending.root_ended |= is_root;
         pending.received += 1;
         // Span sinks get the span as it ends, all of them the same one, with the trace's

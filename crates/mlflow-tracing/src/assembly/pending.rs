@@ -172,7 +172,7 @@ impl Pending {
     ) -> CompletedTrace {
         let mut pending = self;
         pending.spans.sort_by_key(|s| s.start_time_ns);
-        let root = pending.spans.iter().find(|s| s.parent_id.is_none());
+        let root = pending.spans.iter().find(|s| s.is_local_root());
         let (start, end, root_error, inputs, outputs) = match root {
             Some(root) => (
                 root.start_time_ns,

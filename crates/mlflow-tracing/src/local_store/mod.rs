@@ -14,6 +14,7 @@
 //! [`LocalStore`] reads traces back (the `mlflow-trace traces` commands use it).
 
 mod derive;
+mod part;
 mod read;
 mod writability;
 mod write;

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::{Experiment, Store, StoreError, derive, retry_locked, sqlite_err};
+use super::{Experiment, Store, StoreError, derive, part, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
 use crate::model::Trace;
 use crate::model::size_stats::size_stats;
@@ -123,6 +123,9 @@ fn write_trace(
     // The spans translated and the trace-level values derived from them, as MLflow's
     // store does; the size statistics stay those of the trace as recorded.
     let stored = derive::stored(trace, prices);
+    if trace.remote_parent_id().is_some() {
+        return part::write_part(tx, trace, &stored, experiment);
+    }
     let info = &stored.info;
     let trace_id = info.trace_id();
     let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
@@ -169,6 +172,9 @@ fn write_trace(
         .get(tag::TRACE_NAME)
         .map(|n| truncate_chars(n, keys::MAX_CHARS_IN_TAG_VALUE).to_owned());
 
+    // The trace may be there already: created by the spans another process logged for its
+    // part of this trace (distributed tracing). MLflow's `start_trace` then merges: its own
+    // values win, previews, name, session, token usage and cost only where it has them.
     tx.execute(
         "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
          status, client_request_id, request_preview, response_preview, db_payload_generation, \
@@ -176,7 +182,27 @@ fn write_trace(
          cache_read_input_tokens, cache_creation_input_tokens, \
          cache_creation_input_tokens_above_1hr, input_cost, output_cost, total_cost) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19)",
+         ?18, ?19) \
+         ON CONFLICT (request_id) DO UPDATE SET experiment_id = excluded.experiment_id, \
+         timestamp_ms = excluded.timestamp_ms, execution_time_ms = excluded.execution_time_ms, \
+         status = excluded.status, client_request_id = excluded.client_request_id, \
+         request_preview = coalesce(excluded.request_preview, request_preview), \
+         response_preview = coalesce(excluded.response_preview, response_preview), \
+         db_payload_generation = db_payload_generation + 1, \
+         trace_name = coalesce(excluded.trace_name, trace_name), \
+         session_id = coalesce(excluded.session_id, session_id), \
+         input_tokens = coalesce(excluded.input_tokens, input_tokens), \
+         output_tokens = coalesce(excluded.output_tokens, output_tokens), \
+         total_tokens = coalesce(excluded.total_tokens, total_tokens), \
+         cache_read_input_tokens = coalesce(excluded.cache_read_input_tokens, \
+         cache_read_input_tokens), cache_creation_input_tokens = \
+         coalesce(excluded.cache_creation_input_tokens, cache_creation_input_tokens), \
+         cache_creation_input_tokens_above_1hr = \
+         coalesce(excluded.cache_creation_input_tokens_above_1hr, \
+         cache_creation_input_tokens_above_1hr), \
+         input_cost = coalesce(excluded.input_cost, input_cost), \
+         output_cost = coalesce(excluded.output_cost, output_cost), \
+         total_cost = coalesce(excluded.total_cost, total_cost)",
         params![
             trace_id,
             experiment_id,
@@ -225,13 +251,28 @@ fn write_trace(
         insert_metadata.execute(params![key, value, trace_id])?;
     }
 
-    let mut insert_span = tx.prepare_cached(
-        "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
+    // Spans another process logged before this trace was written move with it.
+    tx.prepare_cached("UPDATE spans SET experiment_id = ?1 WHERE trace_id = ?2")?
+        .execute(params![experiment_id, trace_id])?;
+    insert_spans(tx, trace, &stored.spans, trace_id, experiment_id, "INSERT")
+}
+
+/// Inserts the spans (`verb`: `INSERT`, or `INSERT OR REPLACE` to log them again).
+pub(super) fn insert_spans(
+    tx: &Connection,
+    trace: &Trace,
+    stored_spans: &[crate::model::Span],
+    trace_id: &str,
+    experiment_id: i64,
+    verb: &str,
+) -> rusqlite::Result<()> {
+    let mut insert_span = tx.prepare_cached(&format!(
+        "{verb} INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
          start_time_unix_nano, end_time_unix_nano, content, input_cost, output_cost, total_cost, \
          model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-         ?13, ?14, ?15)",
-    )?;
-    for (recorded, stored) in trace.spans().iter().zip(&stored.spans) {
+         ?13, ?14, ?15)"
+    ))?;
+    for (recorded, stored) in trace.spans().iter().zip(stored_spans) {
         let cost = stored
             .attribute(attr::LLM_COST)
             .filter(Value::is_object)

@@ -52,6 +52,7 @@ pub(crate) fn for_store(span: &Span, prices: &Prices) -> Span {
         otel_trace_id: span.otel_trace_id,
         span_id: span.span_id,
         parent_id: span.parent_id,
+        parent_is_remote: span.parent_is_remote,
         name: span.name.clone(),
         start_time_ns: span.start_time_ns,
         end_time_ns: span.end_time_ns,

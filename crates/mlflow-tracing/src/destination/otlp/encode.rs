@@ -1,6 +1,7 @@
 //! MLflow spans as OTLP messages: what MLflow's Python SDK sends through the OpenTelemetry
 //! exporter. Attributes stay as recorded (MLflow's are JSON text), kind INTERNAL, flags
-//! 256 (the parent is known not to be remote), scope `mlflow.tracing.provider`.
+//! 256 (the parent is known not to be remote) or 768 (it is: a trace continued from another
+//! process), scope `mlflow.tracing.provider`.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -16,6 +17,8 @@ use crate::types::StatusCode;
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`, with "is remote" clear: what MLflow sends.
 const SPAN_FLAGS: u32 = 0x100;
+/// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent is a span of another process.
+const SPAN_FLAGS_PARENT_REMOTE: u32 = 0x200;
 
 fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -71,7 +74,11 @@ fn to_proto(s: &crate::model::Span) -> Span {
             .parent_id()
             .map(|p| p.to_bytes().to_vec())
             .unwrap_or_default(),
-        flags: SPAN_FLAGS,
+        flags: if s.parent_is_remote() {
+            SPAN_FLAGS | SPAN_FLAGS_PARENT_REMOTE
+        } else {
+            SPAN_FLAGS
+        },
         name: s.name().to_owned(),
         kind: span::SpanKind::Internal as i32,
         start_time_unix_nano: s.start_time_ns(),
