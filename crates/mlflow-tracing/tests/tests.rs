@@ -14,6 +14,8 @@ mod concurrency;
 mod context;
 mod exit_paths;
 mod global_lazy;
+#[cfg(all(feature = "axum", feature = "reqwest"))]
+mod http_propagation;
 mod local_store;
 mod losses;
 mod macros;

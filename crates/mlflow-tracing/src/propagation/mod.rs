@@ -35,9 +35,19 @@
 //! # Ok::<(), mlflow_tracing::propagation::InvalidTraceContext>(())
 //! ```
 //!
+//! With the feature `reqwest`, `propagation::reqwest` sends the headers and records a
+//! client span for each request; with `tower` (and `axum`), `propagation::tower`
+//! continues the trace and records a server span for each request a service handles.
+//!
 //! [`SpanBuilder::remote_parent`]: crate::SpanBuilder::remote_parent
 
+#[cfg(any(feature = "reqwest", feature = "tower"))]
+mod http_semconv;
 mod parse;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 use std::fmt;
 
