@@ -266,3 +266,61 @@ fn both_parts_land_in_one_store_as_one_trace_the_service_first() {
     client.flush().unwrap();
     assert_one_trace(&db);
 }
+
+#[test]
+fn a_trace_that_comes_back_to_its_own_pipeline_is_exported_once_whole() {
+    let (tracing, traces) = pipeline();
+    tracing.in_scope(|| {
+        let root = start_span("agent").start();
+        let call = start_span("call").start();
+        let headers = TraceHeaders::of(&call).unwrap();
+        // The service is in the same program, in the same pipeline.
+        let parent = RemoteParent::extract(&headers_map(&headers)).unwrap();
+        let handler = start_span("handler")
+            .remote_parent(parent.span_context())
+            .start();
+        drop(start_span("work").start());
+        drop(handler);
+        drop(call);
+        drop(root);
+    });
+    tracing.flush().unwrap();
+    let all = traces.traces();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let trace = &all[0];
+    assert_eq!(trace.spans().len(), 4);
+    assert_eq!(trace.root_span().unwrap().name(), "agent");
+    assert_eq!(trace.remote_parent_id(), None, "the whole trace is here");
+    let handler = trace.span("handler").unwrap();
+    assert_eq!(
+        handler.parent_id(),
+        Some(trace.span("call").unwrap().span_id())
+    );
+    assert!(!handler.parent_is_remote());
+    assert_eq!(tracing.stats().spans_dropped, 0);
+}
+
+#[test]
+fn two_requests_of_one_caller_make_one_part_here() {
+    let (server, traces) = pipeline();
+    let parent = RemoteParent::parse(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        None,
+    )
+    .unwrap();
+    server.in_scope(|| {
+        let first = start_span("first")
+            .remote_parent(parent.span_context())
+            .start();
+        let second = start_span("second")
+            .remote_parent(parent.span_context())
+            .start();
+        drop(first);
+        drop(second);
+    });
+    server.flush().unwrap();
+    let all = traces.traces();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].spans().len(), 2);
+    assert!(all[0].spans().iter().all(|s| s.parent_is_remote()));
+}

@@ -172,6 +172,10 @@ impl Assembler {
     fn handle_message(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::TraceStarted(shared, ticket) => {
+                if let Some(pending) = self.pending.get_mut(&shared.otel_trace_id) {
+                    pending.add_part(shared, ticket);
+                    return true;
+                }
                 let pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
                 self.shared
                     .gauges
@@ -239,7 +243,7 @@ impl Assembler {
         let mut span = convert_span(data, &pending.shared.request_id);
         price_span(&mut span, &self.settings.prices);
         let is_root = span.is_local_root();
-        pending.root_ended |= is_root;
+        pending.roots_ended += u32::from(is_root);
         pending.received += 1;
         // Span sinks get the span as it ends, all of them the same one, with the trace's
         // tags and metadata as they stand now; the root carries the trace's tags (unlike
@@ -299,7 +303,7 @@ impl Assembler {
         let Some(pending) = self.remove(&trace_id) else {
             return;
         };
-        if !pending.root_ended {
+        if !pending.root_ended() {
             self.count_lost(&pending, Reason::OverMemoryBound);
             report::warn("root-dropped", || {
                 format!(
