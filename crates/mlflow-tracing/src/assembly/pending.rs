@@ -205,7 +205,13 @@ impl Pending {
                 }
             }
         }
-        let root = pending.spans.iter().find(|s| s.is_local_root());
+        // The root: the span without a parent, else (this process's part of a trace) the
+        // first whose parent is remote.
+        let root = pending
+            .spans
+            .iter()
+            .find(|s| s.parent_id.is_none())
+            .or_else(|| pending.spans.iter().find(|s| s.parent_is_remote));
         let (start, end, root_error, inputs, outputs) = match root {
             Some(root) => (
                 root.start_time_ns,

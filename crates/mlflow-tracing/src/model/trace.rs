@@ -32,12 +32,19 @@ impl Trace {
     /// The root span: the one without a parent or, in this process's part of a trace
     /// continued from another process, the one whose parent is remote.
     pub fn root_span(&self) -> Option<&Span> {
-        self.spans.iter().find(|s| s.is_local_root())
+        self.spans
+            .iter()
+            .find(|s| s.parent_id.is_none())
+            .or_else(|| self.spans.iter().find(|s| s.parent_is_remote))
     }
 
     /// The span of another process this trace continues (W3C trace context), when this
-    /// is this process's part of a distributed trace: its root's parent.
+    /// is this process's part of a distributed trace (it has no span without a parent):
+    /// its root's parent.
     pub fn remote_parent_id(&self) -> Option<SpanId> {
+        if self.spans.iter().any(|s| s.parent_id.is_none()) {
+            return None;
+        }
         self.spans
             .iter()
             .find(|s| s.parent_is_remote)
