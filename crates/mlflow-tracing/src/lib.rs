@@ -90,6 +90,14 @@
 //! (`MLFLOW_TRACE_METRICS_ATTRIBUTES`). A bad metrics setting turns the metrics off,
 //! reported, and never stops traces.
 //!
+//! ## Distributed traces
+//!
+//! One trace can span services, in Rust and in Python: [`propagation`] carries the current
+//! span to a service in W3C `traceparent`/`tracestate` headers and continues a trace from
+//! them, as MLflow's `get_tracing_context_headers_for_http_request` and
+//! `set_tracing_context_from_http_request_headers` do. The service's spans are stored as
+//! MLflow stores them: as spans of the caller's trace, so the store holds one trace.
+//!
 //! ## Feature flags
 //!
 //! - `macros` (default): the `#[trace]` attribute.
@@ -100,6 +108,11 @@
 //! - `metrics` (default): span metrics (OpenTelemetry's metrics SDK); they are sent with
 //!   the OTLP transports, so they need `otlp-http` or `otlp-grpc`.
 //! - `testing`: `testing::InMemoryTraces`, an in-memory destination for tests.
+//! - `reqwest`: `propagation::reqwest`, a client span and W3C trace context headers for
+//!   each request sent with `send_traced()` (see [Distributed traces](#distributed-traces)).
+//! - `tower`: `propagation::tower::MlflowTraceLayer`, a server span for each request a
+//!   `tower` service handles, continuing the caller's trace.
+//! - `axum`: `tower`, with axum's route in span names and `http.route`.
 //!
 //! Export never uses the application's async runtime: it runs on the pipeline's own
 //! threads, so tracing behaves the same from `fn main`, a multi-thread and a current-thread

@@ -22,7 +22,7 @@
 //! ```
 //!
 //! The span is current while the service handles the request: spans started by the
-//! handler (`#[trace]` functions, [`start_span`](crate::start_span)) are its children, and
+//! handler (`#[trace]` functions, [`start_span`]) are its children, and
 //! requests the handler sends with [`reqwest`](crate::propagation::reqwest) carry the
 //! trace on. It is named `{method} {route}` (`POST /answer`; with the feature `axum`, the
 //! route is the router's pattern, such as `/users/{id}`; without it, the name is the
