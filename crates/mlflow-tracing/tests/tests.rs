@@ -13,6 +13,7 @@ mod demo_traces;
 mod concurrency;
 mod context;
 mod exit_paths;
+mod genai_semconv;
 mod global_lazy;
 #[cfg(all(feature = "axum", feature = "reqwest"))]
 mod http_propagation;

@@ -16,6 +16,8 @@
 //! translates what it receives itself; OTLP backends get spans as recorded. The cost is
 //! the exception: the assembler prices each span ([`price`]) for every destination.
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(crate) mod genai_out;
 mod py;
 mod schemas;
 mod special;

@@ -13,6 +13,7 @@ use opentelemetry_proto::transform::common::tonic::Attributes;
 
 use crate::config::otlp::ResourceSettings;
 use crate::destination::SpanItem;
+use crate::translate::genai_out::{self, Kind};
 use crate::types::StatusCode;
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`, with "is remote" clear: what MLflow sends.
@@ -46,8 +47,13 @@ pub(crate) fn resource(settings: &ResourceSettings, instance_id: &str) -> Resour
     }
 }
 
-/// One request carrying `spans`.
-pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceServiceRequest {
+/// One request carrying `spans`; with `genai_semconv`, translated to the GenAI semantic
+/// conventions as MLflow translates them.
+pub(crate) fn request(
+    resource: &Resource,
+    spans: &[SpanItem],
+    genai_semconv: bool,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource.clone()),
@@ -56,7 +62,7 @@ pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceSer
                     name: crate::keys::SCOPE_NAME.to_owned(),
                     ..InstrumentationScope::default()
                 }),
-                spans: spans.iter().map(|s| to_proto(s)).collect(),
+                spans: spans.iter().map(|s| to_proto(s, genai_semconv)).collect(),
                 schema_url: String::new(),
             }],
             schema_url: String::new(),
@@ -64,8 +70,25 @@ pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceSer
     }
 }
 
-fn to_proto(s: &crate::model::Span) -> Span {
+fn to_proto(s: &crate::model::Span, genai_semconv: bool) -> Span {
     let status = s.status();
+    // MLflow sends a span its translation fails on as it is.
+    let genai = genai_semconv.then(|| genai_out::to_genai(s)).flatten();
+    let (name, kind, attributes) = match genai {
+        Some(g) => (
+            g.name,
+            match g.kind {
+                Kind::Client => span::SpanKind::Client,
+                Kind::Internal => span::SpanKind::Internal,
+            },
+            Attributes::from(g.attributes.into_iter()).0,
+        ),
+        None => (
+            s.name().to_owned(),
+            span::SpanKind::Internal,
+            Attributes::from(s.attributes().iter().cloned()).0,
+        ),
+    };
     Span {
         trace_id: s.otel_trace_id().to_bytes().to_vec(),
         span_id: s.span_id().to_bytes().to_vec(),
@@ -79,11 +102,11 @@ fn to_proto(s: &crate::model::Span) -> Span {
         } else {
             SPAN_FLAGS
         },
-        name: s.name().to_owned(),
-        kind: span::SpanKind::Internal as i32,
+        name,
+        kind: kind as i32,
         start_time_unix_nano: s.start_time_ns(),
         end_time_unix_nano: s.end_time_ns(),
-        attributes: Attributes::from(s.attributes().iter().cloned()).0,
+        attributes,
         dropped_attributes_count: 0,
         events: s
             .events()
