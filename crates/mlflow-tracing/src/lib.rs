@@ -12,7 +12,9 @@
 //! With `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) set, spans go
 //! to any OpenTelemetry backend over OTLP instead (gRPC by default, as in MLflow, or
 //! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
-//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. With
+//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both, and
+//! `MLFLOW_ENABLE_OTEL_GENAI_SEMCONV=true` sends the spans in OpenTelemetry's GenAI
+//! semantic conventions ([`keys::gen_ai`]), translated as MLflow translates them. With
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (or the generic endpoint) set, every span's
 //! duration also goes to the histogram `mlflow.trace.span.duration` over OTLP, as MLflow
 //! records it, for Prometheus and Grafana (see [Span metrics](#span-metrics)). Every
