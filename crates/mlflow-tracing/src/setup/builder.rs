@@ -156,6 +156,13 @@ impl TracingBuilder {
         self
     }
 
+    /// With OTLP export configured, sends traces to the MLflow store the tracking URI
+    /// names too (`MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT`), rather than to OTLP only.
+    pub fn dual_export(mut self, enabled: bool) -> Self {
+        self.code.dual_export = Some(enabled);
+        self
+    }
+
     /// Sends spans over OTLP in OpenTelemetry's GenAI semantic conventions (`gen_ai.*`),
     /// translated as MLflow translates them (`MLFLOW_ENABLE_OTEL_GENAI_SEMCONV`), or in
     /// MLflow's own attributes (`false`, the default). Other destinations are not affected.
