@@ -324,3 +324,57 @@ fn two_requests_of_one_caller_make_one_part_here() {
     assert_eq!(all[0].spans().len(), 2);
     assert!(all[0].spans().iter().all(|s| s.parent_is_remote()));
 }
+
+/// The service's part with an LLM span that used tokens.
+fn service_with_llm(tracing: &Tracing, headers: &TraceHeaders) {
+    let parent = RemoteParent::extract(&headers_map(headers)).unwrap();
+    tracing.in_scope(|| {
+        let _handler = start_span("handle")
+            .remote_parent(parent.span_context())
+            .start();
+        let llm = start_span("llm").span_type(SpanType::Llm).start();
+        llm.set_attribute(
+            "mlflow.chat.tokenUsage",
+            json!({"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}),
+        );
+    });
+}
+
+fn token_usage(db: &Path) -> serde_json::Value {
+    let store = LocalStore::open(db).unwrap();
+    let listed = store.list_traces(None, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    let usage = listed[0]
+        .info()
+        .metadata()
+        .get("mlflow.trace.tokenUsage")
+        .cloned()
+        .unwrap_or_default();
+    serde_json::from_str(&usage).unwrap_or_default()
+}
+
+#[test]
+fn the_trace_counts_the_tokens_of_every_part_in_either_order() {
+    let expected = json!({"input_tokens": 10, "output_tokens": 5, "total_tokens": 15});
+    // The caller first (its trace has no token usage of its own), then the service.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let (client, server) = (store_pipeline(&db), store_pipeline(&db));
+    let headers = caller(&client);
+    client.flush().unwrap();
+    service_with_llm(&server, &headers);
+    server.flush().unwrap();
+    assert_eq!(token_usage(&db), expected);
+    // The service first: its usage stays when the caller's trace is written over it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let (client, server) = (store_pipeline(&db), store_pipeline(&db));
+    client.in_scope(|| {
+        let _root = start_span("agent").start();
+        let call = start_span("call").start();
+        service_with_llm(&server, &TraceHeaders::of(&call).unwrap());
+        server.flush().unwrap();
+    });
+    client.flush().unwrap();
+    assert_eq!(token_usage(&db), expected);
+}

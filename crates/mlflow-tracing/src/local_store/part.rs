@@ -8,12 +8,25 @@
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+use serde_json::{Map, Value};
+
 use super::Experiment;
 use super::derive::Stored;
 use super::write::insert_spans;
 use crate::keys::{metadata, tag};
-use crate::model::Trace;
+use crate::model::summary::{aggregate_cost, aggregate_token_usage};
+use crate::model::{Span, Trace};
 use crate::types::TraceState;
+
+const TOKEN_COLUMNS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_input_tokens_above_1hr",
+];
+const COST_COLUMNS: [&str; 3] = ["input_cost", "output_cost", "total_cost"];
 
 pub(super) fn write_part(
     tx: &Connection,
@@ -35,9 +48,10 @@ pub(super) fn write_part(
             |row| row.get(0),
         )
         .optional()?;
+    let mut finalized = false;
     let experiment_id = match existing {
         Some(id) => {
-            let finalized: bool = tx
+            finalized = tx
                 .query_row(
                     "SELECT 1 FROM trace_request_metadata WHERE request_id = ?1 AND key = ?2",
                     params![trace_id, metadata::INFO_FINALIZED],
@@ -98,5 +112,60 @@ pub(super) fn write_part(
         trace_id,
         experiment_id,
         "INSERT OR REPLACE",
-    )
+    )?;
+    aggregate_over_stored_spans(tx, trace_id, finalized)
+}
+
+/// MLflow's `log_spans`: the trace's token usage and cost summed over every span stored
+/// for it (every part logged so far), unless the trace's own `start_trace` wrote them
+/// (then they are the caller's, and stay).
+fn aggregate_over_stored_spans(
+    tx: &Connection,
+    trace_id: &str,
+    finalized: bool,
+) -> rusqlite::Result<()> {
+    let mut rows = tx.prepare_cached("SELECT content FROM spans WHERE trace_id = ?1")?;
+    let spans: Vec<Span> = rows
+        .query_map(params![trace_id], |row| row.get::<_, String>(0))?
+        .filter_map(Result::ok)
+        .filter_map(|content| Span::from_mlflow_json(trace_id, &content))
+        .collect();
+    let has = |columns: &[&str]| -> rusqlite::Result<bool> {
+        let any = columns
+            .iter()
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        tx.query_row(
+            &format!("SELECT {any} FROM trace_info WHERE request_id = ?1"),
+            params![trace_id],
+            |row| row.get(0),
+        )
+    };
+    let update = |columns: &[&str], values: Option<Map<String, Value>>| {
+        let Some(values) = values else {
+            return Ok(());
+        };
+        if finalized && has(columns)? {
+            return Ok(());
+        }
+        for column in columns {
+            let value = values.get(*column).and_then(|v| match v {
+                Value::Number(n) => n
+                    .as_i64()
+                    .map(rusqlite::types::Value::Integer)
+                    .or_else(|| n.as_f64().map(rusqlite::types::Value::Real)),
+                _ => None,
+            });
+            if let Some(value) = value {
+                tx.execute(
+                    &format!("UPDATE trace_info SET {column} = ?1 WHERE request_id = ?2"),
+                    params![value, trace_id],
+                )?;
+            }
+        }
+        Ok::<(), rusqlite::Error>(())
+    };
+    update(&TOKEN_COLUMNS, aggregate_token_usage(&spans))?;
+    update(&COST_COLUMNS, aggregate_cost(&spans))
 }

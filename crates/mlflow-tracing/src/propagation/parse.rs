@@ -164,7 +164,47 @@ pub(super) fn parse_tracestate(value: &str) -> Option<TraceState> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Text weighted towards what `traceparent` and `tracestate` are made of.
+    fn header_text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            Just('-'),
+            Just('0'),
+            Just('f'),
+            Just(','),
+            Just('='),
+            Just(' '),
+            proptest::char::range('a', 'f'),
+            proptest::char::range('0', '9'),
+            any::<char>(),
+        ];
+        proptest::collection::vec(c, 0..80).prop_map(|c| c.into_iter().collect())
+    }
+
+    proptest! {
+        /// Incoming headers are untrusted: whatever they hold, they are parsed or refused
+        /// with a reason, never a panic; what is accepted formats back as version 00.
+        #[test]
+        fn any_header_is_parsed_or_refused(value in header_text(), state in header_text()) {
+            if let Ok((trace, span, flags)) = parse_traceparent(&value) {
+                prop_assert!(trace != TraceId::INVALID && span != SpanId::INVALID);
+                let formatted = format_traceparent(trace, span, flags.is_sampled());
+                prop_assert_eq!(parse_traceparent(&formatted).ok(), Some((trace, span, flags)));
+            }
+            let _ = parse_tracestate(&state);
+        }
+
+        #[test]
+        fn every_valid_context_round_trips(trace in 1u128.., span in 1u64.., sampled: bool) {
+            let (trace, span) = (TraceId::from(trace), SpanId::from(span));
+            let value = format_traceparent(trace, span, sampled);
+            let (t, s, flags) = parse_traceparent(&value).expect("valid");
+            prop_assert_eq!((t, s, flags.is_sampled()), (trace, span, sampled));
+        }
+    }
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

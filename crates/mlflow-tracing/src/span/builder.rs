@@ -230,7 +230,11 @@ impl SpanBuilder {
     pub fn no_parent(mut self) -> Self {
         self.target = match std::mem::replace(&mut self.target, Target::Noop) {
             Target::Child(parent) => Target::Root(parent.pipeline.clone()),
-            Target::Unsampled(_) => Target::Root(setup::current_pipeline()),
+            Target::Unsampled(_) => Target::Root(
+                self.pipeline
+                    .clone()
+                    .unwrap_or_else(setup::current_pipeline),
+            ),
             Target::Remote(p, _) => Target::Root(p),
             other => other,
         };
