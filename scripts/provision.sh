@@ -3,6 +3,8 @@
 # ~/.cache/mlflow-tracing-rs) and reused while the pinned versions match.
 #
 #   ensure_mlflow_venv   -> a Python venv with mlflow==$MLFLOW_VERSION; prints its python
+#   ensure_bench_venv    -> mlflow==$MLFLOW_VERSION with OpenTelemetry's OTLP/HTTP exporter,
+#                           for scripts/bench-compare.sh; prints its python
 #   ensure_victoria_metrics -> VictoriaMetrics from Debian; prints its binary
 #   ensure_mlflow_server_venv -> a venv for running MLflow servers: mlflow[auth] (basic
 #                           auth) and psycopg2-binary (PostgreSQL); prints its python
@@ -47,6 +49,15 @@ make_venv() {
 ensure_mlflow_venv() {
   local dir="$MLFLOW_TRACING_CACHE/venv-mlflow-$MLFLOW_VERSION"
   make_venv "$dir" "mlflow==$MLFLOW_VERSION"
+  echo "$dir/bin/python"
+}
+
+# The Python SDK of scripts/bench-compare.sh: MLflow exports OTLP/HTTP with
+# OpenTelemetry's exporter, which `mlflow` alone does not install (the version of the SDK
+# MLflow brings).
+ensure_bench_venv() {
+  local dir="$MLFLOW_TRACING_CACHE/venv-bench-mlflow-$MLFLOW_VERSION"
+  make_venv "$dir" "mlflow==$MLFLOW_VERSION" "opentelemetry-exporter-otlp-proto-http==1.45.2"
   echo "$dir/bin/python"
 }
 

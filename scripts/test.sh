@@ -30,6 +30,8 @@ ensure_mlflow_venv > "$MLFLOW_TRACING_CACHE/.mlflow.path" &
 mlflow_job=$!
 ensure_mlflow_server_venv > "$MLFLOW_TRACING_CACHE/.mlflow-server.path" &
 mlflow_server_job=$!
+ensure_bench_venv > "$MLFLOW_TRACING_CACHE/.bench.path" &
+bench_job=$!
 ensure_postgresql > "$MLFLOW_TRACING_CACHE/.postgresql.path" &
 postgresql_job=$!
 ensure_phoenix > "$MLFLOW_TRACING_CACHE/.phoenix.path" &
@@ -45,6 +47,7 @@ ensure_cargo_deny > "$MLFLOW_TRACING_CACHE/.cargo-deny.path"
 # One `wait` per line: under `set -e` a failed install stops the script here.
 wait "$mlflow_job"
 wait "$mlflow_server_job"
+wait "$bench_job"
 wait "$postgresql_job"
 wait "$phoenix_job"
 wait "$rotel_job"
@@ -57,10 +60,11 @@ MLFLOW_TRACING_TEST_VICTORIA_METRICS=$(cat "$MLFLOW_TRACING_CACHE/.victoria-metr
 CARGO_HACK=$(cat "$MLFLOW_TRACING_CACHE/.cargo-hack.path")
 CARGO_DENY=$(cat "$MLFLOW_TRACING_CACHE/.cargo-deny.path")
 MLFLOW_TRACING_TEST_SERVER_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.mlflow-server.path")
+MLFLOW_TRACING_BENCH_PYTHON=$(cat "$MLFLOW_TRACING_CACHE/.bench.path")
 MLFLOW_TRACING_TEST_PG_BIN=$(cat "$MLFLOW_TRACING_CACHE/.postgresql.path")
 export MLFLOW_TRACING_TEST_PYTHON MLFLOW_TRACING_TEST_PHOENIX MLFLOW_TRACING_TEST_ROTEL
 export MLFLOW_TRACING_TEST_VICTORIA_METRICS
-export MLFLOW_TRACING_TEST_SERVER_PYTHON MLFLOW_TRACING_TEST_PG_BIN
+export MLFLOW_TRACING_TEST_SERVER_PYTHON MLFLOW_TRACING_TEST_PG_BIN MLFLOW_TRACING_BENCH_PYTHON
 log "MLflow $("$MLFLOW_TRACING_TEST_PYTHON" -c 'import mlflow; print(mlflow.__version__)'), Phoenix $PHOENIX_VERSION, rotel $ROTEL_VERSION, VictoriaMetrics $VICTORIA_METRICS_VERSION, $("$CARGO_HACK" hack --version)"
 
 step "cargo deny check licenses bans sources (deny.toml; advisories need GitHub, unreachable here)"

@@ -3,6 +3,7 @@
 
 mod demo;
 mod demo_traces;
+mod load;
 mod render;
 mod traces;
 
@@ -30,6 +31,10 @@ enum Command {
     /// comes from; secrets redacted) and check each destination without recording
     /// anything. Exits with 1 when a destination has a problem.
     Doctor,
+    /// Generate load: N traces of D nested spans over T threads to the destination the
+    /// environment selects, then flush; report the cost per span (caller, wall, CPU),
+    /// peak memory, and what was exported and dropped.
+    Load(load::LoadArgs),
     /// Read traces back from an MLflow store: a local SQLite database or a tracking server.
     Traces {
         #[command(subcommand)]
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         Command::Doctor => doctor(),
+        Command::Load(args) => load::run(&args),
         Command::Traces { command, store } => traces::run(command, &store),
     };
     match result {

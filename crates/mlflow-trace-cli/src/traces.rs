@@ -13,6 +13,10 @@ pub(crate) enum TracesCommand {
         /// How many traces to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only the traces matching MLflow's search filter, e.g.
+        /// "attributes.status = 'ERROR' AND tags.env = 'prod'".
+        #[arg(long)]
+        filter: Option<String>,
     },
     /// One trace as a tree, with every span's inputs, outputs, attributes and events.
     Show {
@@ -64,8 +68,15 @@ pub(crate) fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let reader = store.reader()?;
     match command {
-        TracesCommand::List { limit } => {
-            let traces = reader.list_traces(limit)?;
+        TracesCommand::List { limit, filter } => {
+            let traces = match &filter {
+                Some(filter) => reader.search_traces(
+                    &mlflow_tracing::TraceSearch::new()
+                        .filter(filter.clone())
+                        .max_results(limit),
+                )?,
+                None => reader.list_traces(limit)?,
+            };
             if traces.is_empty() {
                 match reader.experiment_id() {
                     Some(id) => println!("No traces in experiment {id} of {}.", reader.location()),

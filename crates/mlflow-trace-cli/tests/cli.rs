@@ -74,6 +74,32 @@ fn traces_list_and_show_read_the_store() {
     );
 
     let chain_id = chain.split_whitespace().next().unwrap();
+    // MLflow's search filter.
+    let filtered = run_ok(
+        mlflow_trace()
+            .args([
+                "traces",
+                "list",
+                "--filter",
+                "name = 'chain' AND tags.env = 'golden'",
+            ])
+            .current_dir(dir.path()),
+    );
+    let filtered = String::from_utf8(filtered.stdout).unwrap();
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    assert!(filtered.contains(chain_id), "{filtered}");
+    let refused = mlflow_trace()
+        .args([
+            "traces",
+            "list",
+            "--filter",
+            "name = 'chain' OR name = 'foo'",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("OR is not supported"));
     let db = dir.path().join("mlflow.db");
     let show = run_ok(mlflow_trace().args([
         "traces",
@@ -241,4 +267,157 @@ fn traces_are_read_by_experiment_name_or_id_never_creating_one() {
         ok && still_all.lines().count() == 5,
         "nothing was created: {still_all}"
     );
+}
+
+/// Runs `mlflow-trace load --json` in `dir` with `args` and `env`; returns its report.
+fn load(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut command = mlflow_trace();
+    command
+        .arg("load")
+        .arg("--json")
+        .args(args)
+        .current_dir(dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = run_ok(&mut command);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn count_rows(db: &std::path::Path, table: &str) -> u64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let n: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap();
+    n as u64
+}
+
+#[test]
+fn load_records_nested_traces_over_threads_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = load(
+        dir.path(),
+        &[
+            "--traces",
+            "40",
+            "--depth",
+            "3",
+            "--threads",
+            "2",
+            "--warmup",
+            "4",
+            "--input-bytes",
+            "200",
+        ],
+        &[],
+    );
+    for key in [
+        "spans",
+        "wall_s",
+        "us_per_span",
+        "wall_us_per_span",
+        "cpu_us_per_span",
+        "peak_rss_mb",
+        "exported",
+        "dropped",
+        "queued",
+        "destination",
+        "flush",
+    ] {
+        assert!(report.get(key).is_some(), "{key} missing in {report}");
+    }
+    assert_eq!(report["spans"], 120, "{report}");
+    assert_eq!(report["exported"], 120, "{report}");
+    assert_eq!(report["dropped"], 0, "{report}");
+    assert_eq!(report["flush"], "ok", "{report}");
+    assert!(report["us_per_span"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["peak_rss_mb"].as_f64().unwrap() > 1.0, "{report}");
+    let destination = report["destination"].as_str().unwrap();
+    assert!(destination.starts_with("MLflow SQLite store"), "{report}");
+    // The warm-up's traces and the measured ones are all in the store, nested, with the
+    // workload's inputs (padded) and outputs.
+    let db = dir.path().join("mlflow.db");
+    assert_eq!(count_rows(&db, "trace_info"), 44);
+    assert_eq!(count_rows(&db, "spans"), 132);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (content, parent): (String, Option<String>) = conn
+        .query_row(
+            "SELECT content, parent_span_id FROM spans WHERE name = 'grandchild' LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(parent.is_some());
+    let span: serde_json::Value = serde_json::from_str(&content).unwrap();
+    let inputs: serde_json::Value =
+        serde_json::from_str(span["attributes"]["mlflow.spanInputs"].as_str().unwrap()).unwrap();
+    assert_eq!(inputs["level"], 2, "{inputs}");
+    let padded = serde_json::to_string(&inputs).unwrap().len();
+    assert!((190..=230).contains(&padded), "{padded} bytes: {inputs}");
+    let outputs: serde_json::Value =
+        serde_json::from_str(span["attributes"]["mlflow.spanOutputs"].as_str().unwrap()).unwrap();
+    assert_eq!(outputs["y"], inputs["x"].as_u64().unwrap() + 1, "{outputs}");
+}
+
+#[test]
+fn load_counts_what_the_memory_bound_drops_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = load(
+        dir.path(),
+        &["--traces", "200", "--warmup", "0", "--input-bytes", "8000"],
+        &[("MLFLOW_TRACE_MAX_QUEUE_BYTES", "100000")],
+    );
+    let (exported, dropped) = (
+        report["exported"].as_u64().unwrap(),
+        report["dropped"].as_u64().unwrap(),
+    );
+    assert_eq!(
+        exported + dropped,
+        600,
+        "every span accounted for: {report}"
+    );
+    assert!(dropped > 0, "a 100 kB bound drops part of 4.8 MB: {report}");
+    assert!(
+        report["flush"]
+            .as_str()
+            .unwrap()
+            .contains("MLFLOW_TRACE_MAX_QUEUE_BYTES"),
+        "{report}"
+    );
+    // What it says was exported is what the store holds.
+    assert_eq!(count_rows(&dir.path().join("mlflow.db"), "spans"), exported);
+}
+
+#[test]
+fn load_at_a_rate_offers_rate_times_duration_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = load(
+        dir.path(),
+        &[
+            "--rate",
+            "3000",
+            "--duration",
+            "0.1",
+            "--depth",
+            "2",
+            "--warmup",
+            "0",
+        ],
+        &[],
+    );
+    assert_eq!(report["spans"], 300, "{report}");
+    assert_eq!(report["exported"], 300, "{report}");
+    assert!(
+        report["wall_s"].as_f64().unwrap() >= 0.09,
+        "paced: {report}"
+    );
+    // Text output, for people.
+    let output = run_ok(
+        mlflow_trace()
+            .args(["load", "--traces", "5", "--warmup", "0"])
+            .current_dir(dir.path()),
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("exported 15 of 15 spans (100.0 %)"), "{text}");
 }

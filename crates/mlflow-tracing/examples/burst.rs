@@ -1,5 +1,5 @@
 //! A burst of spans to an OTLP receiver that is down: memory stays within the bound
-//! (`MLFLOW_TRACE_MAX_QUEUE_BYTES`, 128 MiB by default), everything past it is counted,
+//! (`MLFLOW_TRACE_MAX_QUEUE_BYTES`: by default a sixteenth of the process's memory, between 64 MiB and 1 GiB), everything past it is counted,
 //! and shutdown returns within the flush timeout.
 //!
 //! ```sh

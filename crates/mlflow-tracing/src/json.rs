@@ -191,6 +191,25 @@ pub(crate) fn ascii_len<T: Serialize + ?Sized>(value: &T) -> usize {
 }
 
 /// Encodes a string as a JSON string literal, Python style (`ensure_ascii=False`).
+#[cfg(feature = "local-store")]
+/// The length `json.dumps(value)` (ASCII-only) has, from what [`dumps`] wrote for the same
+/// value: every character [`dumps`] leaves as it is but `ensure_ascii` escapes (DEL and
+/// everything past ASCII) becomes `\uXXXX`, one per UTF-16 unit.
+pub(crate) fn ascii_len_of_dumped(text: &str) -> usize {
+    if text.bytes().all(|b| b.is_ascii() && b != 0x7f) {
+        return text.len();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_ascii() && c != '\x7f' {
+                1
+            } else {
+                6 * c.len_utf16()
+            }
+        })
+        .sum()
+}
+
 pub(crate) fn quote(s: &str) -> String {
     dumps(s)
 }
@@ -199,6 +218,22 @@ pub(crate) fn quote(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[cfg(feature = "local-store")]
+    #[test]
+    fn ascii_length_from_the_dumped_text_is_the_ascii_encodings_length() {
+        for value in [
+            json!({"plain": "ascii", "n": 1.5}),
+            json!({"é": "naïve – “quoted” \u{7f} tab\t", "emoji": "🦀🦀", "ctl": "\u{1}"}),
+            json!(["\u{ffff}", "\u{10000}", "", "\\\""]),
+        ] {
+            assert_eq!(
+                ascii_len_of_dumped(&dumps(&value)),
+                ascii_len(&value),
+                "{value}"
+            );
+        }
+    }
 
     #[test]
     fn python_separators_and_order() {

@@ -117,6 +117,8 @@ pub mod metadata {
     pub const TRACE_USER: &str = "mlflow.trace.user";
     /// Model id the trace belongs to.
     pub const MODEL_ID: &str = "mlflow.modelId";
+    /// The MLflow run the trace was recorded in.
+    pub const SOURCE_RUN: &str = "mlflow.sourceRun";
     /// Set by the store once the trace info is final.
     pub const INFO_FINALIZED: &str = "mlflow.trace.infoFinalized";
 }

@@ -57,6 +57,18 @@
 //! Spans follow the current span of their thread. To continue a trace on another thread
 //! or in a spawned task, capture a [`TraceContext`] (or use [`TraceFutureExt`]).
 //!
+//! [`TraceScope`] attaches session, user, tags and metadata to every trace started in a
+//! scope (MLflow's `mlflow.tracing.context`); [`disable`] and [`enable`] switch tracing at
+//! run time. Span [`hooks`] rewrite or drop each finished span before any destination
+//! (MLflow's `span_processors`), for redaction and filtering.
+//!
+//! ## Reading, searching and annotating
+//!
+//! [`TracingBuilder::reader`] opens a [`TraceReader`] on the configured store: it lists,
+//! gets and searches traces ([`TraceSearch`], MLflow's filter grammar) and logs
+//! [`Feedback`] and [`Expectation`]s on them, as `mlflow.log_feedback` does, so an
+//! evaluation loop can score traces from Rust.
+//!
 //! ## Set-up and shutdown
 //!
 //! Tracing needs no set-up: the first span configures the global pipeline from the
@@ -68,9 +80,10 @@
 //!
 //! ## Memory and data loss
 //!
-//! The export queues are bounded by memory (`MLFLOW_TRACE_MAX_QUEUE_BYTES`, default
-//! 128 MiB), not by a span count, and nothing is preallocated: a burst of tens of
-//! thousands of spans is exported whole with the defaults. Past the bound, spans are
+//! The export queues are bounded by memory (`MLFLOW_TRACE_MAX_QUEUE_BYTES`; by default a
+//! sixteenth of the memory the process may use, between 64 MiB and 1 GiB), not by a span
+//! count, and nothing is preallocated: a burst of hundreds of thousands of small spans, or
+//! tens of thousands carrying 10 kB each, is exported whole with the defaults. Past the bound, spans are
 //! dropped, counted ([`Tracing::stats`]) and reported. Problems (dropped spans, export
 //! failures) are reported through the `tracing` crate when a subscriber is installed,
 //! else on standard error.
@@ -123,6 +136,9 @@
 
 // The modules, top layer first: each imports only from the layers below it (see
 // docs/design.md; `tests/tidy.rs` checks it).
+#[cfg(feature = "__bench")]
+#[doc(hidden)]
+pub mod __bench;
 #[doc(hidden)]
 pub mod __private;
 pub mod propagation;
@@ -145,6 +161,8 @@ mod error;
 pub mod local_store;
 
 pub mod config;
+
+pub mod hooks;
 
 mod stats;
 
@@ -170,18 +188,22 @@ pub use destination::TraceExporter;
 #[cfg(feature = "mlflow-server")]
 pub use error::ServerError;
 pub use error::{BuildError, FlushError, ReadError};
-pub use model::{Span, SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError};
+pub use model::{
+    Assessment, AssessmentError, AssessmentKind, AssessmentSource, Expectation, Feedback, Span,
+    SpanEvent, Trace, TraceInfo, TraceSummary, TraceUpdate, UpdateTraceError,
+};
 pub use pricing::ModelPrice;
 pub use setup::doctor;
 pub use setup::doctor::Diagnosis;
 pub use setup::{
-    DefaultGuard, TraceReader, Tracing, TracingBuilder, TracingGuard, flush, get_tracking_uri,
-    init, set_experiment, set_tracking_uri, shutdown, tracking_uri,
+    DefaultGuard, TraceReader, TraceSearch, Tracing, TracingBuilder, TracingGuard, disable, enable,
+    flush, get_tracking_uri, init, is_tracing_enabled, set_experiment, set_tracking_uri, shutdown,
+    tracking_uri,
 };
 pub use span::{
     ContextGuard, InTrace, Instrumented, LiveSpan, SpanBuilder, SpanGuard, TraceContext,
-    TraceFutureExt, get_active_trace_id, get_current_active_span, get_last_active_trace_id,
-    get_last_active_trace_id_in_thread, start_span, update_current_trace,
+    TraceFutureExt, TraceScope, get_active_trace_id, get_current_active_span,
+    get_last_active_trace_id, get_last_active_trace_id_in_thread, start_span, update_current_trace,
 };
 pub use stats::{DestinationStats, Stats, Unit};
 pub use types::{SpanLogLevel, SpanStatus, SpanType, StatusCode, TraceState};

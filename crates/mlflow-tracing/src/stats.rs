@@ -31,6 +31,9 @@ pub struct Lost {
     pub exporter_panicked: u64,
     /// The span ended after its trace had been exported, or after shutdown.
     pub ended_late: u64,
+    /// A span hook panicked on the span (or, for a trace, on its root span): it is not
+    /// exported, so that a redaction hook that fails never lets its span out unredacted.
+    pub hook_panicked: u64,
 }
 
 impl Lost {
@@ -40,7 +43,7 @@ impl Lost {
     }
 
     /// The counts and what each means, in order.
-    fn reasons(&self) -> [(u64, &'static str); 7] {
+    fn reasons(&self) -> [(u64, &'static str); 8] {
         [
             (
                 self.over_memory_bound,
@@ -61,6 +64,7 @@ impl Lost {
                 self.ended_late,
                 "ended after their trace was exported or after shutdown",
             ),
+            (self.hook_panicked, "a span hook panicked"),
         ]
     }
 
@@ -78,6 +82,7 @@ impl Lost {
                 .exporter_panicked
                 .saturating_sub(earlier.exporter_panicked),
             ended_late: self.ended_late.saturating_sub(earlier.ended_late),
+            hook_panicked: self.hook_panicked.saturating_sub(earlier.hook_panicked),
         }
     }
 }
@@ -109,6 +114,7 @@ pub(crate) enum Reason {
     ExportFailed,
     ExporterPanicked,
     EndedLate,
+    HookPanicked,
 }
 
 /// The counters behind a [`Lost`].
@@ -121,6 +127,7 @@ pub(crate) struct LostCounters {
     export_failed: Counter,
     exporter_panicked: Counter,
     ended_late: Counter,
+    hook_panicked: Counter,
 }
 
 impl LostCounters {
@@ -133,6 +140,7 @@ impl LostCounters {
             Reason::ExportFailed => &self.export_failed,
             Reason::ExporterPanicked => &self.exporter_panicked,
             Reason::EndedLate => &self.ended_late,
+            Reason::HookPanicked => &self.hook_panicked,
         };
         counter.add(n);
     }
@@ -146,6 +154,7 @@ impl LostCounters {
             export_failed: self.export_failed.get(),
             exporter_panicked: self.exporter_panicked.get(),
             ended_late: self.ended_late.get(),
+            hook_panicked: self.hook_panicked.get(),
         }
     }
 }
@@ -174,6 +183,12 @@ pub struct Stats {
     /// started (their spans are no-ops, not counted one by one); also counted in
     /// `traces_lost.over_memory_bound`.
     pub traces_not_started: u64,
+    /// Traces still open after the trace timeout (`MLFLOW_TRACE_TIMEOUT_SECONDS`), whose
+    /// open spans were ended with status ERROR; they are exported, not lost.
+    pub traces_timed_out: u64,
+    /// Spans a span hook dropped on purpose (not losses: not in
+    /// [`spans_lost`](Stats::spans_lost)); a trace whose root was dropped is not exported.
+    pub spans_filtered: u64,
     /// Memory the queues hold now, in bytes.
     pub queued_bytes: usize,
     /// The bound on that memory.
@@ -231,6 +246,8 @@ pub(crate) struct Counters {
     pub(crate) traces_lost: LostCounters,
     pub(crate) traces_incomplete: Counter,
     pub(crate) traces_not_started: Counter,
+    pub(crate) traces_timed_out: Counter,
+    pub(crate) spans_filtered: Counter,
 }
 
 /// What was not exported over a period — since the previous flush, or over the

@@ -15,6 +15,7 @@ mod context;
 mod exit_paths;
 mod genai_semconv;
 mod global_lazy;
+mod hooks;
 #[cfg(all(feature = "axum", feature = "reqwest"))]
 mod http_propagation;
 mod local_store;
@@ -30,5 +31,7 @@ mod rejections;
 mod sampling;
 mod server;
 mod span_api;
+mod switch;
 mod tidy;
+mod timeout;
 mod trace_info;

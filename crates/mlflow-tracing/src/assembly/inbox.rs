@@ -3,7 +3,7 @@
 //! processor and the assembler ([`Shared`]).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use opentelemetry::trace::TraceId;
@@ -74,10 +74,33 @@ pub(crate) struct TraceShared {
     /// Recording spans started in this trace; the trace is complete when the assembler
     /// has received this many.
     pub(crate) started: AtomicU32,
+    /// The trace's spans, so that a trace that times out can have its open ones ended;
+    /// `None` (nothing kept, nothing locked) when no trace timeout is configured.
+    open_spans: Option<Mutex<Vec<Weak<dyn OpenSpan>>>>,
+    /// The tags and metadata of the `TraceScope` the trace started in (shared by every
+    /// trace of the scope; applied by the assembler when the trace starts).
+    pub(crate) scope: Option<Arc<TraceUpdate>>,
+}
+
+/// A span of a trace, as the trace timeout sees it: ended from the assembler when the
+/// trace is still open after `MLFLOW_TRACE_TIMEOUT_SECONDS`.
+pub(crate) trait OpenSpan: Send + Sync {
+    /// Whether this is the trace's root span.
+    fn is_root(&self) -> bool;
+    /// Ends the span, if still open, with status ERROR; with `exception`, also records an
+    /// `exception` event of that type and message (MLflow does so on the root).
+    fn end_timed_out(&self, exception: Option<(&str, &str)>);
 }
 
 impl TraceShared {
-    pub(crate) fn new(otel_trace_id: TraceId, root_name: String) -> Self {
+    /// A trace's shared state; `track_open_spans` when a trace timeout is configured,
+    /// `scope` the values of the scope it starts in.
+    pub(crate) fn new(
+        otel_trace_id: TraceId,
+        root_name: String,
+        track_open_spans: bool,
+        scope: Option<Arc<TraceUpdate>>,
+    ) -> Self {
         let request_id: Arc<str> =
             format!("{}{otel_trace_id}", crate::keys::TRACE_ID_PREFIX).into();
         let request_id_attr = StringValue::from(Arc::<str>::from(crate::json::quote(&request_id)));
@@ -87,7 +110,35 @@ impl TraceShared {
             request_id_attr,
             root_name,
             started: AtomicU32::new(1),
+            open_spans: track_open_spans.then(|| Mutex::new(Vec::new())),
+            scope,
         }
+    }
+
+    /// Keeps `span` for the trace timeout (nothing when no timeout is configured). Spans
+    /// already gone are pruned as the list grows, so it holds about the spans still open.
+    pub(crate) fn register_open(&self, span: Weak<dyn OpenSpan>) {
+        let Some(open) = &self.open_spans else {
+            return;
+        };
+        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() == open.capacity() && open.len() >= 16 {
+            open.retain(|s| s.strong_count() > 0);
+        }
+        open.push(span);
+    }
+
+    /// The trace's spans still alive, taken out of the list: children first in reverse
+    /// order of start, the root last.
+    pub(crate) fn take_open(&self) -> Vec<Arc<dyn OpenSpan>> {
+        let Some(open) = &self.open_spans else {
+            return Vec::new();
+        };
+        let taken = std::mem::take(&mut *open.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut spans: Vec<Arc<dyn OpenSpan>> =
+            taken.iter().rev().filter_map(Weak::upgrade).collect();
+        spans.sort_by_key(|s| s.is_root());
+        spans
     }
 
     /// The value of `mlflow.traceRequestId`.

@@ -7,8 +7,10 @@
 //! messages it receives and the state it shares with the pipeline.
 
 mod convert;
+mod hooks;
 mod inbox;
 mod pending;
+mod timeout;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -27,7 +29,7 @@ use crate::report;
 use crate::stats::Reason;
 use crate::sync::Ticket;
 use convert::{convert_span, price_span, with_tags};
-pub(crate) use inbox::{FlushParts, Msg, Shared, TraceShared};
+pub(crate) use inbox::{FlushParts, Msg, OpenSpan, Shared, TraceShared};
 use pending::Pending;
 
 /// How often unfinished traces are checked for expiry.
@@ -49,6 +51,12 @@ pub(crate) struct AssemblySettings {
     pub(crate) buffer_ttl: Duration,
     /// Model prices, for each span's `mlflow.llm.cost`.
     pub(crate) prices: Arc<Prices>,
+    /// When an open trace is ended with status ERROR and exported
+    /// (`MLFLOW_TRACE_TIMEOUT_SECONDS`), and how often that is checked.
+    pub(crate) trace_timeout: Option<Duration>,
+    pub(crate) timeout_check_interval: Duration,
+    /// The span hooks, run on every span before any sink gets it.
+    pub(crate) hooks: crate::hooks::SpanHooks,
 }
 
 /// Starts the assembler thread; `None` when it could not be started (reported: tracing is
@@ -104,6 +112,7 @@ impl Assembler {
     /// more and more rarely when idle, and is woken for flushes, shutdown and backlogs.
     fn run(&mut self, receiver: Receiver<Msg>) {
         let mut last_sweep = Instant::now();
+        let mut last_timeout_check = Instant::now();
         let mut idle = IDLE_MIN;
         loop {
             let mut active = false;
@@ -130,6 +139,12 @@ impl Assembler {
             if last_sweep.elapsed() >= TICK {
                 self.evict_expired();
                 last_sweep = Instant::now();
+            }
+            if self.settings.trace_timeout.is_some()
+                && last_timeout_check.elapsed() >= self.settings.timeout_check_interval
+            {
+                self.end_timed_out();
+                last_timeout_check = Instant::now();
             }
             idle = if active {
                 IDLE_MIN
@@ -173,10 +188,16 @@ impl Assembler {
         match msg {
             Msg::TraceStarted(shared, ticket) => {
                 if let Some(pending) = self.pending.get_mut(&shared.otel_trace_id) {
+                    if let Some(scope) = shared.scope.clone() {
+                        pending.apply((*scope).clone());
+                    }
                     pending.add_part(shared, ticket);
                     return true;
                 }
-                let pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
+                let mut pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
+                if let Some(scope) = pending.shared.scope.clone() {
+                    pending.apply((*scope).clone());
+                }
                 self.shared
                     .gauges
                     .pending_traces
@@ -241,10 +262,25 @@ impl Assembler {
             return;
         };
         let mut span = convert_span(data, &pending.shared.request_id);
-        price_span(&mut span, &self.settings.prices);
         let is_root = span.is_local_root();
         pending.roots_ended += u32::from(is_root);
         pending.received += 1;
+        if !self.settings.hooks.is_empty()
+            && !hooks::run(
+                &self.settings.hooks,
+                pending,
+                &mut span,
+                &self.shared.counters,
+                &self.routes,
+            )
+        {
+            drop(ticket);
+            self.try_finish(trace_id);
+            return;
+        }
+        // Priced after the hooks, so a hook that rewrites the model or token usage is
+        // priced as it leaves it.
+        price_span(&mut span, &self.settings.prices);
         // Span sinks get the span as it ends, all of them the same one, with the trace's
         // tags and metadata as they stand now; the root carries the trace's tags (unlike
         // MLflow, which loses them over OTLP). Trace sinks get it with its trace. With both
@@ -300,9 +336,12 @@ impl Assembler {
         {
             return;
         }
-        let Some(pending) = self.remove(&trace_id) else {
+        let Some(mut pending) = self.remove(&trace_id) else {
             return;
         };
+        if !self.finish_hooked(&mut pending) {
+            return;
+        }
         if !pending.root_ended() {
             self.count_lost(&pending, Reason::OverMemoryBound);
             report::warn("root-dropped", || {
@@ -315,7 +354,7 @@ impl Assembler {
             return;
         }
         self.shared.counters.traces_completed.inc();
-        if pending.lost_spans > 0 {
+        if pending.lost_spans > 0 || pending.hooked.lost > 0 {
             self.shared.counters.traces_incomplete.inc();
         }
         if self.routes.wants_traces() {

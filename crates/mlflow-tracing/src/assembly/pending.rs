@@ -35,7 +35,7 @@ pub(super) struct Pending {
     pub(super) roots_ended: u32,
     pub(super) root_dropped: bool,
     pub(super) tags: IndexMap<String, String>,
-    metadata: IndexMap<String, String>,
+    pub(super) metadata: IndexMap<String, String>,
     /// The tags and metadata as the span sinks see them, shared until the next update.
     snapshot: Option<Arc<TraceSnapshot>>,
     client_request_id: Option<String>,
@@ -44,6 +44,10 @@ pub(super) struct Pending {
     state: Option<TraceState>,
     pub(super) ticket: Ticket,
     pub(super) created: Instant,
+    /// Its open spans were ended by the trace timeout.
+    pub(super) timed_out: bool,
+    /// What the span hooks did to its spans.
+    pub(super) hooked: super::hooks::Hooked,
 }
 
 impl Pending {
@@ -156,6 +160,8 @@ impl Pending {
             state: None,
             ticket,
             created: Instant::now(),
+            timed_out: false,
+            hooked: super::hooks::Hooked::default(),
         }
     }
 

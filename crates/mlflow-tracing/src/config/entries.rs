@@ -35,6 +35,10 @@ impl Settings {
             entry("unfinished trace TTL", &self.buffer_ttl, |d| {
                 format!("{} s", d.as_secs())
             }),
+            entry("trace timeout", &self.trace_timeout, |d| match d {
+                Some(d) => format!("{} s", d.as_secs()),
+                None => "none".to_owned(),
+            }),
         ];
         if let Some(server) = &self.server {
             entries.push(entry("server authentication", &server.auth, |a| {

@@ -44,8 +44,22 @@ pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
 /// How long an unfinished trace may wait for its spans before it is dropped (and the drop
 /// reported), in seconds (default 3600).
 pub const MLFLOW_TRACE_BUFFER_TTL_SECONDS: &str = "MLFLOW_TRACE_BUFFER_TTL_SECONDS";
-/// Memory the export queues may hold, in bytes (default 128 MiB). Past it, spans are
-/// dropped, counted and reported. Not an MLflow variable: MLflow bounds its queues by
+/// How long a trace may stay open, in seconds: when set (and not 0), a trace still open
+/// after this long has its open spans ended with status ERROR (its root with an exception
+/// event) and is exported, as MLflow does. Unset by default.
+pub const MLFLOW_TRACE_TIMEOUT_SECONDS: &str = "MLFLOW_TRACE_TIMEOUT_SECONDS";
+/// How often open traces are checked against `MLFLOW_TRACE_TIMEOUT_SECONDS`, in seconds
+/// (default 1).
+pub const MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS: &str =
+    "MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS";
+/// The active model's id (MLflow's `set_active_model`): every trace carries it as the
+/// metadata `mlflow.modelId`.
+pub const MLFLOW_ACTIVE_MODEL_ID: &str = "MLFLOW_ACTIVE_MODEL_ID";
+/// The legacy form of `MLFLOW_ACTIVE_MODEL_ID`, still read by MLflow.
+pub const LEGACY_ACTIVE_MODEL_ID: &str = "_MLFLOW_ACTIVE_MODEL_ID";
+/// Memory the export queues may hold, in bytes. Default: a sixteenth of the memory the
+/// process may use (its cgroup's limit, else the machine's), between 64 MiB and 1 GiB;
+/// 512 MiB where that cannot be read. Past it, spans are dropped, counted and reported. Not an MLflow variable: MLflow bounds its queues by
 /// count (and silently discards the overflow).
 pub const MLFLOW_TRACE_MAX_QUEUE_BYTES: &str = "MLFLOW_TRACE_MAX_QUEUE_BYTES";
 /// Upper bound, in milliseconds, on how long `flush`, `shutdown` and dropping the
@@ -240,6 +254,10 @@ pub const ALL: &[&str] = &[
     MLFLOW_HTTP_REQUEST_BACKOFF_JITTER,
     MLFLOW_HTTP_REQUEST_TIMEOUT,
     MLFLOW_TRACE_BUFFER_TTL_SECONDS,
+    MLFLOW_TRACE_TIMEOUT_SECONDS,
+    MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS,
+    MLFLOW_ACTIVE_MODEL_ID,
+    LEGACY_ACTIVE_MODEL_ID,
     MLFLOW_TRACE_MAX_QUEUE_BYTES,
     MLFLOW_TRACE_FLUSH_TIMEOUT_MILLIS,
     OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,

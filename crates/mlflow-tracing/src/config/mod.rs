@@ -12,6 +12,7 @@
 mod destination;
 mod entries;
 pub mod env;
+mod memory;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
 pub(crate) mod mlflow_vars;

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::SpanLimits;
 
+use crate::hooks::SpanHooks;
+
+use super::memory;
 use super::metrics::{self, MetricsCode, MetricsSettings};
 use super::mlflow_vars::{self, MlflowVars};
 use super::otlp::{self, OtlpCode, OtlpTraces};
@@ -16,9 +19,9 @@ use super::{
     parse_positive, parse_ratio, resolve_experiment, resolve_tracking_uri,
 };
 
-const DEFAULT_MAX_QUEUE_BYTES: u64 = 128 * 1024 * 1024;
 const DEFAULT_FLUSH_TIMEOUT_MILLIS: u64 = 10_000;
 const DEFAULT_BUFFER_TTL_SECONDS: u64 = 3600;
+const DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS: u64 = 1;
 const DEFAULT_SPAN_LIMIT: u32 = 128;
 
 /// Settings made in code (the builder, `set_tracking_uri`, `set_experiment`); each wins
@@ -31,6 +34,11 @@ pub(crate) struct CodeSettings {
     pub(crate) max_queue_bytes: Option<u64>,
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) buffer_ttl: Option<Duration>,
+    pub(crate) trace_timeout: Option<Duration>,
+    pub(crate) timeout_check_interval: Option<Duration>,
+    pub(crate) hooks: SpanHooks,
+    pub(crate) source_run: Option<String>,
+    pub(crate) active_model_id: Option<String>,
     pub(crate) otlp: OtlpCode,
     pub(crate) dual_export: Option<bool>,
     pub(crate) metrics: MetricsCode,
@@ -47,6 +55,13 @@ pub(crate) struct Settings {
     pub(crate) max_queue_bytes: Setting<u64>,
     pub(crate) flush_timeout: Setting<Duration>,
     pub(crate) buffer_ttl: Setting<Duration>,
+    /// `MLFLOW_TRACE_TIMEOUT_SECONDS`: a trace still open after this long is ended with
+    /// status ERROR and exported; `None` (unset or 0, as in MLflow) never times out.
+    pub(crate) trace_timeout: Setting<Option<Duration>>,
+    /// How often traces are checked against the timeout.
+    pub(crate) timeout_check_interval: Setting<Duration>,
+    /// Functions run on every finished span before any destination (code only).
+    pub(crate) hooks: SpanHooks,
     pub(crate) span_limits: SpanLimits,
     /// OTLP trace export; `None` when off.
     pub(crate) otlp: Option<OtlpTraces>,
@@ -71,6 +86,29 @@ fn positive_code(method: &str, value: Option<u64>) -> Result<Option<u64>, Config
         Some(0) => Err(ConfigError::new(method, "0", "a positive value")),
         other => Ok(other),
     }
+}
+
+/// Every trace's metadata, with the run (`mlflow.sourceRun`) and the active model
+/// (`mlflow.modelId`: code, else `MLFLOW_ACTIVE_MODEL_ID`, else its legacy form) it is
+/// linked to, in MLflow's order.
+fn linked_metadata(
+    mut metadata: Vec<(&'static str, String)>,
+    e: &Env,
+    code: &CodeSettings,
+) -> Vec<(&'static str, String)> {
+    use crate::keys::metadata as keys;
+    if let Some(run) = &code.source_run {
+        metadata.push((keys::SOURCE_RUN, run.clone()));
+    }
+    let model = code.active_model_id.clone().or_else(|| {
+        [env::MLFLOW_ACTIVE_MODEL_ID, env::LEGACY_ACTIVE_MODEL_ID]
+            .iter()
+            .find_map(|var| e.get(var).filter(|v| !v.is_empty()))
+    });
+    if let Some(model) = model {
+        metadata.push((keys::MODEL_ID, model));
+    }
+    metadata
 }
 
 impl Settings {
@@ -101,7 +139,7 @@ impl Settings {
             positive_code("max_queue_bytes", code.max_queue_bytes)?,
             &[env::MLFLOW_TRACE_MAX_QUEUE_BYTES],
             parse_positive,
-            DEFAULT_MAX_QUEUE_BYTES,
+            memory::default_queue_bytes(),
         )?;
         let flush_timeout = e
             .resolve(
@@ -122,6 +160,41 @@ impl Settings {
                 DEFAULT_BUFFER_TTL_SECONDS,
             )
             .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?;
+        // MLflow reads the timeout as an int and treats 0 as unset. In code, any duration.
+        let trace_timeout = match code.trace_timeout {
+            Some(d) => Setting::new((!d.is_zero()).then_some(d), Source::Code),
+            None => e
+                .resolve(
+                    None,
+                    &[env::MLFLOW_TRACE_TIMEOUT_SECONDS],
+                    super::parse_u64,
+                    0,
+                )
+                .map(|s| {
+                    Setting::new(
+                        (s.value > 0).then(|| Duration::from_secs(s.value)),
+                        s.source,
+                    )
+                })?,
+        };
+        let timeout_check_interval = match code.timeout_check_interval {
+            Some(d) if d.is_zero() => {
+                return Err(ConfigError::new(
+                    "trace_timeout_check_interval",
+                    "0",
+                    "a positive duration",
+                ));
+            }
+            Some(d) => Setting::new(d, Source::Code),
+            None => e
+                .resolve(
+                    None,
+                    &[env::MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS],
+                    parse_positive,
+                    DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS,
+                )
+                .map(|s| Setting::new(Duration::from_secs(s.value), s.source))?,
+        };
         let limit = |var| {
             e.resolve(None, &[var], parse_positive, DEFAULT_SPAN_LIMIT)
                 .map(|s| s.value)
@@ -158,11 +231,14 @@ impl Settings {
             max_queue_bytes,
             flush_timeout,
             buffer_ttl,
+            trace_timeout,
+            timeout_check_interval,
+            hooks: code.hooks.clone(),
             span_limits,
             otlp,
             metrics,
             dual_export,
-            trace_metadata: metadata::resolve(e, cwd),
+            trace_metadata: linked_metadata(metadata::resolve(e, cwd), e, code),
         })
     }
 
@@ -172,7 +248,7 @@ impl Settings {
             tracking_uri: Setting::new(TrackingUri::default_local(Path::new(".")), Source::Default),
             experiment: Setting::new(Experiment::Default, Source::Default),
             sampling_ratio: Setting::new(1.0, Source::Default),
-            max_queue_bytes: Setting::new(DEFAULT_MAX_QUEUE_BYTES, Source::Default),
+            max_queue_bytes: Setting::new(memory::default_queue_bytes(), Source::Default),
             flush_timeout: Setting::new(
                 Duration::from_millis(DEFAULT_FLUSH_TIMEOUT_MILLIS),
                 Source::Default,
@@ -181,6 +257,12 @@ impl Settings {
                 Duration::from_secs(DEFAULT_BUFFER_TTL_SECONDS),
                 Source::Default,
             ),
+            trace_timeout: Setting::new(None, Source::Default),
+            timeout_check_interval: Setting::new(
+                Duration::from_secs(DEFAULT_TIMEOUT_CHECK_INTERVAL_SECONDS),
+                Source::Default,
+            ),
+            hooks: SpanHooks::default(),
             span_limits: SpanLimits::default(),
             otlp: None,
             metrics: Ok(None),
@@ -222,7 +304,7 @@ mod tests {
         assert_eq!(s.tracking_uri.value.to_string(), "sqlite:////w/mlflow.db");
         assert_eq!(s.experiment.value, Experiment::Default);
         assert_eq!(s.sampling_ratio, Setting::new(1.0, Source::Default));
-        assert_eq!(s.max_queue_bytes.value, 128 * 1024 * 1024);
+        assert_eq!(s.max_queue_bytes.value, memory::default_queue_bytes());
         assert_eq!(s.flush_timeout.value, Duration::from_secs(10));
         assert_eq!(s.buffer_ttl.value, Duration::from_secs(3600));
         assert_eq!(s.span_limits.max_attributes_per_span, 128);

@@ -50,10 +50,14 @@ mod imp {
 
     use super::*;
     use crate::config::{Destination, Experiment};
-    use crate::destination::{Check, ExportError, Sink, TraceItem};
+    use crate::destination::{Batching, Check, ExportError, Sink, TraceItem};
     use crate::local_store::{MLFLOW_SCHEMA_VERSION, Store, StoreError, check_writable, inspect};
     use crate::model::Trace;
     use crate::pricing::Prices;
+
+    /// The most traces written in one transaction. Their rows (the spans' JSON) are
+    /// built before the transaction: a few MiB for small traces.
+    const BATCH: usize = 2048;
 
     pub(super) fn sink(path: &Path, settings: &Settings) -> Result<AnySink, BuildError> {
         Ok(AnySink::Traces(Box::new(LocalStoreSink {
@@ -109,6 +113,15 @@ mod imp {
                     path: self.path.clone(),
                 },
                 experiment: self.experiment.clone(),
+            }
+        }
+
+        /// Whatever is waiting, at once, in transactions of up to `BATCH` traces: a
+        /// backlog is written in few commits (each waits for the disk).
+        fn batching(&self) -> Batching {
+            Batching {
+                max_items: BATCH,
+                ..Batching::IMMEDIATE
             }
         }
 

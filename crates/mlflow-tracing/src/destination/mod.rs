@@ -55,6 +55,8 @@ use crate::sync::Ticket;
 pub(crate) use custom::CustomSink;
 pub use custom::TraceExporter;
 pub(crate) use metrics::problem as metrics_problem;
+#[cfg(feature = "__bench")]
+pub(crate) use otlp::BenchBatch as OtlpBenchBatch;
 pub(crate) use routes::Routes;
 pub(crate) use select::{experiment_id_by_name, select};
 pub(crate) use server::{ServerReader, open_reader as open_server_reader};

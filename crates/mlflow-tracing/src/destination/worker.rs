@@ -223,10 +223,13 @@ struct Worker<T> {
 
 impl<T: Send + 'static> Worker<T> {
     fn run(mut self, receiver: Receiver<WorkerMsg<T>>) {
+        // A message taken from the channel while gathering a batch, handled next.
+        let mut next: Option<WorkerMsg<T>> = None;
         loop {
-            let msg = match self.oldest {
-                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(oldest) => {
+            let msg = match (next.take(), self.oldest) {
+                (Some(msg), _) => Ok(msg),
+                (None, None) => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                (None, Some(oldest)) => {
                     let due = oldest + self.batching.max_delay;
                     match due.checked_duration_since(Instant::now()) {
                         Some(wait) if !wait.is_zero() => receiver.recv_timeout(wait),
@@ -235,7 +238,13 @@ impl<T: Send + 'static> Worker<T> {
                 }
             };
             match msg {
-                Ok(WorkerMsg::Items(items)) => self.queue(items),
+                Ok(WorkerMsg::Items(items)) => {
+                    if self.batching.max_delay.is_zero() {
+                        next = self.gather(items, &receiver);
+                    } else {
+                        self.queue(items);
+                    }
+                }
                 Ok(WorkerMsg::Flush(part)) => {
                     self.export_all();
                     self.flush_sink();
@@ -257,6 +266,29 @@ impl<T: Send + 'static> Worker<T> {
                 }
             }
         }
+    }
+
+    /// An immediate sink's batch: `items` and whatever else is already waiting in the
+    /// channel, up to `max_items`, exported at once. Under load the sink gets fewer,
+    /// larger batches (for the local store: fewer commits, each waiting for the disk);
+    /// idle, it exports what arrived right away. Returns the message that ended the
+    /// gathering (a flush, say), to be handled next, after this batch.
+    fn gather(&mut self, items: Vec<T>, receiver: &Receiver<WorkerMsg<T>>) -> Option<WorkerMsg<T>> {
+        self.queue.extend(items);
+        let mut next = None;
+        while self.queue.len() < self.batching.max_items {
+            match receiver.try_recv() {
+                Ok(WorkerMsg::Items(more)) => self.queue.extend(more),
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let queued = std::mem::take(&mut self.queue);
+        self.queue(queued);
+        next
     }
 
     fn queue(&mut self, items: Vec<T>) {
@@ -357,5 +389,71 @@ impl<T: Send + 'static> Worker<T> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sync::Barrier;
+
+    /// Records the size of every batch it gets.
+    struct Batches(Arc<Mutex<Vec<usize>>>);
+
+    impl Sink<u32> for Batches {
+        fn destination(&self) -> Destination {
+            Destination::Exporter {
+                name: "batches".to_owned(),
+            }
+        }
+
+        fn batching(&self) -> Batching {
+            Batching {
+                max_items: 5,
+                ..Batching::IMMEDIATE
+            }
+        }
+
+        fn export(&mut self, batch: &[u32]) -> Result<(), ExportError> {
+            self.0.lock().unwrap().push(batch.len());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_immediate_sink_gets_what_is_waiting_in_one_batch_and_flushes_after_it() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let sink = Batches(batches.clone());
+        let (sender, receiver) = mpsc::channel();
+        // Everything is waiting before the worker looks: 2 + 2 + 3 items, a flush, 1 item.
+        for items in [vec![1, 2], vec![3, 4], vec![5, 6, 7]] {
+            sender.send(WorkerMsg::Items(items)).unwrap();
+        }
+        let flushed = Barrier::new();
+        sender
+            .send(WorkerMsg::Flush(flushed.part("worker")))
+            .unwrap();
+        sender.send(WorkerMsg::Items(vec![8])).unwrap();
+        drop(sender);
+        let worker = Worker {
+            destination: Arc::new(sink.destination()),
+            batching: sink.batching(),
+            sink: Some(Box::new(sink) as Box<dyn Sink<u32>>),
+            unit: Unit::Spans,
+            counters: Arc::new(Counters::default()),
+            errors: Vec::new(),
+            queue: Vec::new(),
+            oldest: None,
+        };
+        let counters = worker.counters.clone();
+        worker.run(receiver);
+        // Gathered up to 5 (2 + 2 + 3 = 7: one batch of 5, one of 2), all before the flush
+        // completed; then the item sent after the flush, alone.
+        assert_eq!(flushed.wait(Duration::from_secs(1)), Some(Vec::new()));
+        assert_eq!(*batches.lock().unwrap(), [5, 2, 1]);
+        assert_eq!(counters.exported.get(), 8);
     }
 }

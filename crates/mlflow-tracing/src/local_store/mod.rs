@@ -6,18 +6,23 @@
 //! schema revision this crate does not write is refused with an error saying what to do,
 //! and is never written.
 //!
-//! Each batch of finished traces is written in one transaction, each trace inside its own
-//! savepoint: a trace is never half written, and one bad trace does not cost the others.
+//! Each batch of finished traces is written in one transaction, with statements prepared
+//! once per connection: a batch is never half written; when one trace's data fails it,
+//! the traces are written again one per transaction, so one bad trace does not cost the
+//! others.
 //! Several processes may write one database at once: writers wait for SQLite's lock
 //! (busy timeout and retries) rather than fail.
 //!
 //! [`LocalStore`] reads traces back (the `mlflow-trace traces` commands use it).
 
+mod assessments;
 mod derive;
+mod filter;
 mod part;
 mod read;
+mod search;
 mod writability;
-mod write;
+pub(crate) mod write;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,6 +47,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long every operation of a writer — opening, checking the schema, looking up
 /// experiments, writing — keeps retrying a database another process has locked.
 const LOCKED_RETRY_BUDGET: Duration = Duration::from_secs(60);
+/// Per-connection settings of the writer: temporary files (statement journals) in
+/// memory; up to 8 MiB of page cache (SQLite's default is 2 MiB).
+const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;";
 /// How long a reader (`LocalStore`) waits for a writer's lock.
 const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -102,6 +110,17 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// No trace with this id (annotating).
+    NoSuchTrace {
+        /// The trace id.
+        trace_id: String,
+    },
+    /// A search filter or order that MLflow does not accept, or that this reader does not
+    /// support; the message says which part and what is accepted.
+    InvalidSearch {
+        /// What is wrong.
+        message: String,
+    },
     /// The tracking URI names a tracking server, not a local database.
     NotLocal {
         /// The URI (without credentials).
@@ -145,6 +164,10 @@ impl fmt::Display for StoreError {
                 path.display()
             ),
             StoreError::Missing { path } => write!(f, "{} does not exist", path.display()),
+            StoreError::NoSuchTrace { trace_id } => {
+                write!(f, "Trace with ID '{trace_id}' not found.")
+            }
+            StoreError::InvalidSearch { message } => f.write_str(message),
             StoreError::NoSuchExperiment { id } => {
                 write!(f, "experiment {id} does not exist or is deleted")
             }
@@ -252,6 +275,22 @@ impl Store {
         .map_err(|e| writability::explain(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite_err("setting the busy timeout"))?;
+        // This connection's own settings (the file's journal mode is left as it is, so
+        // `mlflow ui` and Python writers see the database as they made it): statement
+        // journals in memory, and a page cache for the pages a batch touches.
+        conn.execute_batch(WRITER_PRAGMAS)
+            .map_err(sqlite_err("setting up the connection"))?;
+        // A database in WAL mode (which the user chose: `PRAGMA journal_mode = WAL`, as
+        // MLflow's own bulk import sets it) is written with `synchronous = NORMAL`: commits
+        // do not wait for the disk, a crash never corrupts the file, a power loss may undo
+        // the last commits. A rollback-journal database keeps SQLite's FULL.
+        let journal: String =
+            retry_locked(|| conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
+                .map_err(sqlite_err("reading the journal mode"))?;
+        if journal.eq_ignore_ascii_case("wal") {
+            conn.execute_batch("PRAGMA synchronous = NORMAL")
+                .map_err(sqlite_err("setting up the connection"))?;
+        }
         let artifact_root = std::env::current_dir().unwrap_or_default().join("mlruns");
         let mut store = Store {
             conn,
@@ -535,6 +574,30 @@ mod tests {
             store.experiment("9"),
             Err(StoreError::NoSuchExperiment { .. })
         ));
+    }
+
+    #[test]
+    fn a_database_in_wal_mode_is_written_without_waiting_for_the_disk_at_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlflow.db");
+        let synchronous = |store: &Store| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        // A new database keeps SQLite's rollback journal, written with FULL (2).
+        let store = Store::open(&path).unwrap();
+        assert_eq!(synchronous(&store), 2);
+        drop(store);
+        // The user switches it to WAL, as MLflow's bulk import does: NORMAL (1).
+        Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .unwrap();
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(synchronous(&store), 1);
+        assert_eq!(store.experiment("0").unwrap().id, "0");
     }
 
     #[test]

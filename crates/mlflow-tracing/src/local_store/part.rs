@@ -10,12 +10,10 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use serde_json::{Map, Value};
 
-use super::Experiment;
-use super::derive::Stored;
-use super::write::insert_spans;
+use super::write::{TraceRows, insert_spans};
 use crate::keys::{metadata, tag};
+use crate::model::Span;
 use crate::model::summary::{aggregate_cost, aggregate_token_usage};
-use crate::model::{Span, Trace};
 use crate::types::TraceState;
 
 const TOKEN_COLUMNS: [&str; 6] = [
@@ -28,18 +26,11 @@ const TOKEN_COLUMNS: [&str; 6] = [
 ];
 const COST_COLUMNS: [&str; 3] = ["input_cost", "output_cost", "total_cost"];
 
-pub(super) fn write_part(
-    tx: &Connection,
-    trace: &Trace,
-    stored: &Stored,
-    experiment: &Experiment,
-) -> rusqlite::Result<()> {
-    let trace_id = trace.info().trace_id();
-    let spans = trace.spans();
-    let start_ms = spans.iter().map(|s| s.start_time_ns()).min().unwrap_or(0) / 1_000_000;
-    let end_ms = spans.iter().map(|s| s.end_time_ns()).max().unwrap_or(0) / 1_000_000;
-    let start_ms = start_ms as i64;
-    let end_ms = end_ms as i64;
+pub(super) fn write_part(tx: &Connection, rows: &TraceRows<'_>) -> rusqlite::Result<()> {
+    let trace_id = rows.trace_id;
+    let spans = &rows.spans;
+    let start_ms = spans.iter().map(|s| s.start_time_ns).min().unwrap_or(0) / 1_000_000;
+    let end_ms = spans.iter().map(|s| s.end_time_ns).max().unwrap_or(0) / 1_000_000;
 
     let existing: Option<i64> = tx
         .query_row(
@@ -78,7 +69,7 @@ pub(super) fn write_part(
             id
         }
         None => {
-            let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
+            let experiment_id = rows.experiment_id;
             tx.execute(
                 "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, \
                  execution_time_ms, status, db_payload_generation) VALUES (?1, ?2, ?3, ?4, ?5, 1)",
@@ -90,14 +81,14 @@ pub(super) fn write_part(
                     TraceState::InProgress.as_str()
                 ],
             )?;
-            let artifacts = format!(
-                "{}/traces/{trace_id}/artifacts",
-                experiment.artifact_location.trim_end_matches('/')
-            );
-            tx.execute(
-                "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
-                params![tag::ARTIFACT_LOCATION, artifacts, trace_id],
-            )?;
+            if let Some((_, artifacts)) =
+                rows.tags.iter().find(|(k, _)| k == tag::ARTIFACT_LOCATION)
+            {
+                tx.execute(
+                    "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
+                    params![tag::ARTIFACT_LOCATION, artifacts, trace_id],
+                )?;
+            }
             experiment_id
         }
     };
@@ -105,14 +96,14 @@ pub(super) fn write_part(
         "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
         params![tag::SPANS_LOCATION, "TRACKING_STORE", trace_id],
     )?;
-    insert_spans(
-        tx,
-        trace,
-        &stored.spans,
-        trace_id,
-        experiment_id,
-        "INSERT OR REPLACE",
-    )?;
+    insert_spans(tx, rows, "INSERT OR REPLACE")?;
+    if experiment_id != rows.experiment_id {
+        // The caller's trace is in another experiment: these spans go with it.
+        tx.execute(
+            "UPDATE spans SET experiment_id = ?1 WHERE trace_id = ?2",
+            params![experiment_id, trace_id],
+        )?;
+    }
     aggregate_over_stored_spans(tx, trace_id, finalized)
 }
 

@@ -23,8 +23,8 @@ use crate::types::TraceState;
 /// ```
 #[derive(Debug)]
 pub struct LocalStore {
-    conn: Connection,
-    path: PathBuf,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
 }
 
 impl LocalStore {
@@ -162,7 +162,10 @@ impl LocalStore {
         Ok(Some(Trace::new(info, spans)))
     }
 
-    fn with_tags_and_metadata(&self, mut info: Row2Info) -> Result<TraceInfo, StoreError> {
+    pub(super) fn with_tags_and_metadata(
+        &self,
+        mut info: Row2Info,
+    ) -> Result<TraceInfo, StoreError> {
         let trace_id = info.info.trace_id.clone();
         let pairs = |table: &str| -> Result<Vec<(String, String)>, StoreError> {
             let mut stmt = self
@@ -207,15 +210,15 @@ impl LocalStore {
     }
 }
 
-const INFO_COLUMNS: &str = "t.request_id, t.experiment_id, t.timestamp_ms, t.execution_time_ms, \
+pub(super) const INFO_COLUMNS: &str = "t.request_id, t.experiment_id, t.timestamp_ms, t.execution_time_ms, \
      t.status, t.client_request_id, t.request_preview, t.response_preview, t.trace_name, \
      t.session_id, t.input_tokens, t.output_tokens, t.total_tokens, t.cache_read_input_tokens, \
      t.cache_creation_input_tokens, t.cache_creation_input_tokens_above_1hr, t.input_cost, \
      t.output_cost, t.total_cost";
-const INFO_COLUMN_COUNT: usize = 19;
+pub(super) const INFO_COLUMN_COUNT: usize = 19;
 
 /// A `trace_info` row before its tags and metadata are added.
-struct Row2Info {
+pub(super) struct Row2Info {
     info: TraceInfo,
     trace_name: Option<String>,
     session_id: Option<String>,
@@ -223,7 +226,7 @@ struct Row2Info {
     cost: Map<String, Value>,
 }
 
-fn info_from_row(row: &Row<'_>) -> rusqlite::Result<Row2Info> {
+pub(super) fn info_from_row(row: &Row<'_>) -> rusqlite::Result<Row2Info> {
     let mut tokens = Map::new();
     for (i, key) in [
         "input_tokens",

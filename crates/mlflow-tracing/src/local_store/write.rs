@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::{Experiment, Store, StoreError, derive, part, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
-use crate::model::Trace;
-use crate::model::size_stats::size_stats;
+use crate::model::size_stats::size_stats_of;
 use crate::model::summary::truncate_chars;
+use crate::model::{Span, Trace, TraceInfo};
 use crate::pricing::Prices;
 use crate::{json, keys};
 
@@ -18,8 +18,16 @@ const PROMOTED_METADATA: [&str; 3] = [
     metadata::TOKEN_USAGE,
     metadata::COST,
 ];
+/// Metadata the store computes when it writes a trace.
+const COMPUTED_METADATA: [&str; 3] = [
+    metadata::SIZE_STATS,
+    metadata::SIZE_BYTES,
+    metadata::INFO_FINALIZED,
+];
 /// Tags only the store sets.
 const STORE_TAGS: [&str; 2] = [tag::ARTIFACT_LOCATION, tag::SPANS_LOCATION];
+/// The keys of `mlflow.trace.cost` (and a span's `mlflow.llm.cost`), in column order.
+const COST_KEYS: [&str; 3] = ["input_cost", "output_cost", "total_cost"];
 const TOKEN_COLUMNS: [(&str, &str); 6] = [
     ("input_tokens", "input_tokens"),
     ("output_tokens", "output_tokens"),
@@ -65,19 +73,20 @@ impl Store {
                     .push((trace.info().trace_id().to_owned(), err)),
             }
         }
-        let path = self.path.display().to_string();
+        // Encoded once, before the transaction: a retry (another process holds the lock)
+        // writes the same rows again.
         let prices = &self.prices;
-        match retry_locked(|| write_all(&mut self.conn, &ready, prices)) {
-            Ok(()) => outcome.written += ready.len(),
-            Err(err) if is_about_one_trace(&err) && ready.len() > 1 => {
-                for one in &ready {
-                    match retry_locked(|| {
-                        write_all(&mut self.conn, std::slice::from_ref(one), prices)
-                    }) {
+        let rows: Vec<TraceRows<'_>> = ready.iter().map(|(t, e)| encode(t, e, prices)).collect();
+        let path = self.path.display().to_string();
+        match retry_locked(|| write_all(&mut self.conn, &rows)) {
+            Ok(()) => outcome.written += rows.len(),
+            Err(err) if is_about_one_trace(&err) && rows.len() > 1 => {
+                for one in &rows {
+                    match retry_locked(|| write_all(&mut self.conn, std::slice::from_ref(one))) {
                         Ok(()) => outcome.written += 1,
                         Err(err) => outcome.failed.push((
-                            one.0.info().trace_id().to_owned(),
-                            sqlite_err(format!("writing trace {}", one.0.info().trace_id()))(err),
+                            one.trace_id.to_owned(),
+                            sqlite_err(format!("writing trace {}", one.trace_id))(err),
                         )),
                     }
                 }
@@ -89,14 +98,10 @@ impl Store {
 }
 
 /// Writes `traces` in one transaction; on any error it is rolled back.
-fn write_all(
-    conn: &mut Connection,
-    traces: &[(&Trace, Experiment)],
-    prices: &Prices,
-) -> rusqlite::Result<()> {
+fn write_all(conn: &mut Connection, traces: &[TraceRows<'_>]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (trace, experiment) in traces {
-        write_trace(&tx, trace, experiment, prices)?;
+    for rows in traces {
+        insert(&tx, rows)?;
     }
     tx.commit()
 }
@@ -114,69 +119,200 @@ fn is_about_one_trace(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn write_trace(
-    tx: &Connection,
-    trace: &Trace,
+/// A trace as the rows MLflow's store writes for it, every value computed.
+pub(crate) struct TraceRows<'a> {
+    pub(super) trace_id: &'a str,
+    pub(super) experiment_id: i64,
+    /// This process's part of a distributed trace (its root's parent is remote): only
+    /// its spans are logged, as MLflow logs them ([`part`]).
+    pub(super) part: bool,
+    /// The trace's info with what the store derives from its spans (its tags and
+    /// metadata moved to `tags` and `metadata`).
+    info: TraceInfo,
+    trace_name: Option<String>,
+    session_id: Option<String>,
+    tokens: [Option<i64>; 6],
+    costs: [Option<f64>; 3],
+    pub(super) tags: Vec<(String, String)>,
+    metadata: Vec<(String, String)>,
+    pub(super) spans: Vec<SpanRow>,
+}
+
+/// One `spans` row.
+pub(super) struct SpanRow {
+    span_id: String,
+    parent_id: Option<String>,
+    name: std::borrow::Cow<'static, str>,
+    /// The span's type as recorded, as in MLflow's store (the stored span carries the
+    /// translated one).
+    span_type: Option<String>,
+    status: &'static str,
+    pub(super) start_time_ns: i64,
+    pub(super) end_time_ns: i64,
+    content: String,
+    costs: [Option<f64>; 3],
+    model_name: Option<String>,
+    model_provider: Option<String>,
+}
+
+impl TraceRows<'_> {
+    /// The bytes of text the rows carry (for benchmarks and tests).
+    #[cfg_attr(not(feature = "__bench"), allow(dead_code))]
+    pub(crate) fn text_bytes(&self) -> usize {
+        let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let metadata: usize = self.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let spans: usize = self.spans.iter().map(|s| s.content.len()).sum();
+        tags + metadata + spans
+    }
+}
+
+/// Computes the rows of `trace` in `experiment`, as MLflow's store makes them: the spans
+/// translated and the trace-level values derived from them ([`derive`]), each span's JSON
+/// (encoded once: it is stored, and when the store changed nothing its length is the
+/// span's size), the size statistics of the trace as recorded, the tags and metadata.
+pub(crate) fn encode<'a>(
+    trace: &'a Trace,
     experiment: &Experiment,
     prices: &Prices,
-) -> rusqlite::Result<()> {
-    // The spans translated and the trace-level values derived from them, as MLflow's
-    // store does; the size statistics stay those of the trace as recorded.
-    let stored = derive::stored(trace, prices);
-    if trace.remote_parent_id().is_some() {
-        return part::write_part(tx, trace, &stored, experiment);
-    }
-    let info = &stored.info;
-    let trace_id = info.trace_id();
-    let experiment_id: i64 = experiment.id.parse().unwrap_or(0);
+) -> TraceRows<'a> {
+    let trace_id = trace.info().trace_id();
+    let derive::Stored {
+        info: mut derived,
+        spans: stored,
+    } = derive::stored(trace, prices);
+    let spans: Vec<StoredSpan<'_>> = trace
+        .spans()
+        .iter()
+        .zip(stored)
+        .map(|(recorded, stored)| StoredSpan::new(recorded, stored))
+        .collect();
 
     // Size statistics are computed as the Python exporter does: over the trace as it is
-    // about to be logged, with its experiment.
+    // recorded and about to be logged, with its experiment.
     let mut sized = trace.info().clone();
     sized.experiment_id = Some(experiment.id.clone());
-    let (stats, total) = size_stats(&sized, trace.spans());
+    let (stats, total) = size_stats_of(&sized, spans.iter().map(|s| s.size).collect());
 
-    let mut metadata: Vec<(String, String)> = info
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    metadata.push((metadata::SIZE_STATS.to_owned(), json::dumps(&stats)));
-    metadata.push((metadata::SIZE_BYTES.to_owned(), total.to_string()));
-
-    let token_usage = info
-        .metadata()
-        .get(metadata::TOKEN_USAGE)
-        .and_then(|raw| serde_json::from_str::<Value>(raw).ok());
-    let tokens = |key: &str| {
+    let info_metadata = std::mem::take(&mut derived.metadata);
+    let info_tags = std::mem::take(&mut derived.tags);
+    let json_of = |key: &str| {
+        info_metadata
+            .get(key)
+            .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+    };
+    let token_usage = json_of(metadata::TOKEN_USAGE);
+    let tokens = TOKEN_COLUMNS.map(|(key, _)| {
         token_usage
             .as_ref()
             .and_then(|u| u.get(key))
             .and_then(Value::as_i64)
-    };
-    let cost = info
-        .metadata()
-        .get(metadata::COST)
-        .and_then(|raw| serde_json::from_str::<Value>(raw).ok());
-    let cost_of = |key: &str| {
+    });
+    let cost = json_of(metadata::COST);
+    let costs = COST_KEYS.map(|key| {
         cost.as_ref()
             .and_then(|c| c.get(key))
             .and_then(Value::as_f64)
-    };
-    let session_id = info
-        .metadata()
+    });
+    let session_id = info_metadata
         .get(metadata::TRACE_SESSION)
         .map(|s| truncate_chars(s, keys::MAX_CHARS_IN_METADATA).to_owned());
-    let trace_name = info
-        .tags()
+    let trace_name = info_tags
         .get(tag::TRACE_NAME)
         .map(|n| truncate_chars(n, keys::MAX_CHARS_IN_TAG_VALUE).to_owned());
 
-    // The trace may be there already: created by the spans another process logged for its
-    // part of this trace (distributed tracing). MLflow's `start_trace` then merges: its own
-    // values win, previews, name, session, token usage and cost only where it has them.
-    tx.execute(
-        "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
+    // What the store computes replaces what the trace carries under the same keys, as
+    // Python's dict assignment does.
+    let mut metadata: Vec<(String, String)> = info_metadata
+        .into_iter()
+        .filter(|(k, _)| !PROMOTED_METADATA.contains(&k.as_str()))
+        .filter(|(k, _)| !COMPUTED_METADATA.contains(&k.as_str()))
+        .collect();
+    metadata.push((metadata::SIZE_STATS.to_owned(), json::dumps(&stats)));
+    metadata.push((metadata::SIZE_BYTES.to_owned(), total.to_string()));
+    metadata.push((metadata::INFO_FINALIZED.to_owned(), "true".to_owned()));
+    metadata.sort_unstable();
+
+    let mut tags: Vec<(String, String)> = info_tags
+        .into_iter()
+        .filter(|(key, _)| key != tag::TRACE_NAME && !STORE_TAGS.contains(&key.as_str()))
+        .collect();
+    let artifacts = format!(
+        "{}/traces/{trace_id}/artifacts",
+        experiment.artifact_location.trim_end_matches('/')
+    );
+    tags.push((tag::ARTIFACT_LOCATION.to_owned(), artifacts));
+    tags.push((tag::SPANS_LOCATION.to_owned(), "TRACKING_STORE".to_owned()));
+
+    TraceRows {
+        trace_id,
+        experiment_id: experiment.id.parse().unwrap_or(0),
+        part: trace.remote_parent_id().is_some(),
+        info: derived,
+        trace_name,
+        session_id,
+        tokens,
+        costs,
+        tags,
+        metadata,
+        spans: spans.into_iter().map(SpanRow::new).collect(),
+    }
+}
+
+impl SpanRow {
+    fn new(span: StoredSpan<'_>) -> Self {
+        let StoredSpan {
+            recorded,
+            stored,
+            content,
+            ..
+        } = span;
+        let cost = stored
+            .attribute(attr::LLM_COST)
+            .filter(Value::is_object)
+            .unwrap_or(Value::Null);
+        let span_type = match recorded.attribute(attr::SPAN_TYPE) {
+            Some(Value::String(t)) => Some(t),
+            _ => None,
+        };
+        let string_attr = |key| match stored.attribute(key) {
+            Some(Value::String(s)) => Some(truncate_chars(&s, 500).to_owned()),
+            _ => None,
+        };
+        SpanRow {
+            span_id: stored.span_id().to_string(),
+            parent_id: stored.parent_id().map(|p| p.to_string()),
+            model_name: string_attr(attr::MODEL),
+            model_provider: string_attr(attr::MODEL_PROVIDER),
+            span_type,
+            status: stored.status().code().as_str(),
+            start_time_ns: stored.start_time_ns() as i64,
+            end_time_ns: stored.end_time_ns() as i64,
+            costs: COST_KEYS.map(|key| cost.get(key).and_then(Value::as_f64)),
+            content,
+            name: stored.name,
+        }
+    }
+}
+
+/// Inserts the rows of one trace, with statements prepared once per connection.
+fn insert(tx: &Connection, rows: &TraceRows<'_>) -> rusqlite::Result<()> {
+    if rows.part {
+        return part::write_part(tx, rows);
+    }
+    let info = &rows.info;
+    let trace_id = rows.trace_id;
+    let [
+        input_tokens,
+        output_tokens,
+        total_tokens,
+        cache_read,
+        cache_creation,
+        above_1hr,
+    ] = rows.tokens;
+    let [input_cost, output_cost, total_cost] = rows.costs;
+    let generation = tx
+        .prepare_cached(
+            "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
          status, client_request_id, request_preview, response_preview, db_payload_generation, \
          trace_name, session_id, input_tokens, output_tokens, total_tokens, \
          cache_read_input_tokens, cache_creation_input_tokens, \
@@ -202,110 +338,125 @@ fn write_trace(
          cache_creation_input_tokens_above_1hr), \
          input_cost = coalesce(excluded.input_cost, input_cost), \
          output_cost = coalesce(excluded.output_cost, output_cost), \
-         total_cost = coalesce(excluded.total_cost, total_cost)",
-        params![
-            trace_id,
-            experiment_id,
-            info.request_time_ms(),
-            info.execution_duration_ms(),
-            info.state().as_str(),
-            info.client_request_id(),
-            info.request_preview(),
-            info.response_preview(),
-            trace_name,
-            session_id,
-            tokens(TOKEN_COLUMNS[0].0),
-            tokens(TOKEN_COLUMNS[1].0),
-            tokens(TOKEN_COLUMNS[2].0),
-            tokens(TOKEN_COLUMNS[3].0),
-            tokens(TOKEN_COLUMNS[4].0),
-            tokens(TOKEN_COLUMNS[5].0),
-            cost_of("input_cost"),
-            cost_of("output_cost"),
-            cost_of("total_cost"),
-        ],
-    )?;
+         total_cost = coalesce(excluded.total_cost, total_cost) \
+         RETURNING db_payload_generation",
+        )?
+        .query_row(
+            params![
+                trace_id,
+                rows.experiment_id,
+                info.request_time_ms(),
+                info.execution_duration_ms(),
+                info.state().as_str(),
+                info.client_request_id(),
+                info.request_preview(),
+                info.response_preview(),
+                rows.trace_name,
+                rows.session_id,
+                input_tokens,
+                output_tokens,
+                total_tokens,
+                cache_read,
+                cache_creation,
+                above_1hr,
+                input_cost,
+                output_cost,
+                total_cost,
+            ],
+            |row| row.get::<_, i64>(0),
+        )?;
 
-    let mut insert_tag = tx.prepare_cached(
-        "INSERT OR REPLACE INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)",
-    )?;
-    for (key, value) in info.tags() {
-        if key != tag::TRACE_NAME && !STORE_TAGS.contains(&key.as_str()) {
-            insert_tag.execute(params![key, value, trace_id])?;
-        }
+    // The trace may be there already: created by the spans another process logged for its
+    // part of this trace (distributed tracing). MLflow's `start_trace` then merges: its own
+    // values win; previews, name, session, token usage and cost only where it has them;
+    // tags and metadata are set over the placeholder's, and the spans already logged move
+    // to its experiment. Otherwise plain inserts: a trace's keys are unique, and a trace
+    // already stored fails at its spans. (`OR REPLACE` would make SQLite journal every
+    // statement.)
+    let merged = generation > 1;
+    let or_replace = if merged { "OR REPLACE " } else { "" };
+    let mut insert_tag = tx.prepare_cached(&format!(
+        "INSERT {or_replace}INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)"
+    ))?;
+    for (key, value) in &rows.tags {
+        insert_tag.execute(params![key, value, trace_id])?;
     }
-    let artifacts = format!(
-        "{}/traces/{trace_id}/artifacts",
-        experiment.artifact_location.trim_end_matches('/')
-    );
-    insert_tag.execute(params![tag::ARTIFACT_LOCATION, artifacts, trace_id])?;
-    insert_tag.execute(params![tag::SPANS_LOCATION, "TRACKING_STORE", trace_id])?;
-
-    let mut insert_metadata = tx.prepare_cached(
-        "INSERT OR REPLACE INTO trace_request_metadata (key, value, request_id) VALUES (?1, ?2, ?3)",
-    )?;
-    metadata.retain(|(k, _)| !PROMOTED_METADATA.contains(&k.as_str()));
-    metadata.push((metadata::INFO_FINALIZED.to_owned(), "true".to_owned()));
-    metadata.sort();
-    for (key, value) in &metadata {
+    let mut insert_metadata = tx.prepare_cached(&format!(
+        "INSERT {or_replace}INTO trace_request_metadata (key, value, request_id) \
+         VALUES (?1, ?2, ?3)"
+    ))?;
+    for (key, value) in &rows.metadata {
         insert_metadata.execute(params![key, value, trace_id])?;
     }
-
-    // Spans another process logged before this trace was written move with it.
-    tx.prepare_cached("UPDATE spans SET experiment_id = ?1 WHERE trace_id = ?2")?
-        .execute(params![experiment_id, trace_id])?;
-    insert_spans(tx, trace, &stored.spans, trace_id, experiment_id, "INSERT")
+    if merged {
+        tx.prepare_cached("UPDATE spans SET experiment_id = ?1 WHERE trace_id = ?2")?
+            .execute(params![rows.experiment_id, trace_id])?;
+    }
+    insert_spans(tx, rows, "INSERT")
 }
 
-/// Inserts the spans (`verb`: `INSERT`, or `INSERT OR REPLACE` to log them again).
+/// Inserts the trace's spans (`verb`: `INSERT`, or `INSERT OR REPLACE` to log them again).
 pub(super) fn insert_spans(
     tx: &Connection,
-    trace: &Trace,
-    stored_spans: &[crate::model::Span],
-    trace_id: &str,
-    experiment_id: i64,
+    rows: &TraceRows<'_>,
     verb: &str,
 ) -> rusqlite::Result<()> {
+    let trace_id = rows.trace_id;
     let mut insert_span = tx.prepare_cached(&format!(
         "{verb} INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
          start_time_unix_nano, end_time_unix_nano, content, input_cost, output_cost, total_cost, \
          model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
          ?13, ?14, ?15)"
     ))?;
-    for (recorded, stored) in trace.spans().iter().zip(stored_spans) {
-        let cost = stored
-            .attribute(attr::LLM_COST)
-            .filter(Value::is_object)
-            .unwrap_or(Value::Null);
-        // The type column is the span's type as recorded, as in MLflow's store; the
-        // stored span carries the translated one.
-        let span_type = match recorded.attribute(attr::SPAN_TYPE) {
-            Some(Value::String(t)) => Some(t),
-            _ => None,
-        };
-        let string_attr = |key| match stored.attribute(key) {
-            Some(Value::String(s)) => Some(truncate_chars(&s, 500).to_owned()),
-            _ => None,
-        };
+    for span in &rows.spans {
+        let [input_cost, output_cost, total_cost] = span.costs;
         insert_span.execute(params![
             trace_id,
-            experiment_id,
-            stored.span_id().to_string(),
-            stored.parent_id().map(|p| p.to_string()),
-            stored.name(),
-            span_type,
-            stored.status().code().as_str(),
-            stored.start_time_ns() as i64,
-            stored.end_time_ns() as i64,
-            stored.to_mlflow_json(),
-            cost.get("input_cost").and_then(Value::as_f64),
-            cost.get("output_cost").and_then(Value::as_f64),
-            cost.get("total_cost").and_then(Value::as_f64),
-            string_attr(attr::MODEL),
-            string_attr(attr::MODEL_PROVIDER),
+            rows.experiment_id,
+            span.span_id,
+            span.parent_id,
+            span.name,
+            span.span_type,
+            span.status,
+            span.start_time_ns,
+            span.end_time_ns,
+            span.content,
+            input_cost,
+            output_cost,
+            total_cost,
+            span.model_name,
+            span.model_provider,
         ])?;
     }
     Ok(())
+}
+
+/// A span as the store writes it, encoded once.
+struct StoredSpan<'a> {
+    recorded: &'a Span,
+    /// The span translated as MLflow's store translates it.
+    stored: Span,
+    /// MLflow's JSON of `stored` (the `content` column).
+    content: String,
+    /// MLflow's size of the span as the trace carries it (before the store adds to it).
+    size: usize,
+}
+
+impl<'a> StoredSpan<'a> {
+    fn new(recorded: &'a Span, stored: Span) -> Self {
+        let content = stored.to_mlflow_json();
+        let size = if stored.attributes() == recorded.attributes() {
+            json::ascii_len_of_dumped(&content)
+        } else {
+            recorded.mlflow_json_ascii_len()
+        };
+        StoredSpan {
+            recorded,
+            stored,
+            content,
+            size,
+        }
+    }
 }
 
 #[cfg(test)]

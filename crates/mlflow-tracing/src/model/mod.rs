@@ -6,6 +6,7 @@
 //! attributes are kept as stored: MLflow's own attributes are JSON-encoded strings
 //! (`mlflow.spanType` is `"\"LLM\""`); [`Span::attribute`] decodes them.
 
+pub(crate) mod assessment;
 #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
 pub(crate) mod size_stats;
 mod span;
@@ -19,6 +20,9 @@ mod update;
 use opentelemetry::{Array, KeyValue, Value as OtelValue};
 use serde_json::Value;
 
+pub use assessment::{
+    Assessment, AssessmentError, AssessmentKind, AssessmentSource, Expectation, Feedback,
+};
 pub use span::{Span, SpanEvent};
 pub use trace::{Trace, TraceInfo, TraceSummary};
 pub use update::{TraceUpdate, UpdateTraceError};

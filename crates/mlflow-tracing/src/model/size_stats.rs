@@ -1,6 +1,7 @@
 //! MLflow's `mlflow.trace.sizeStats`: the JSON size of each span and of the trace info, as
 //! the Python SDK 3.17 computes it (`utils/__init__.py`).
 
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -10,8 +11,21 @@ use crate::keys::{self, MAX_CHARS_IN_METADATA};
 
 /// MLflow's `mlflow.trace.sizeStats` value and total size: each span's JSON size, the trace
 /// info's JSON size and the separators between spans; percentiles by linear interpolation.
+#[cfg_attr(not(feature = "mlflow-server"), allow(dead_code))]
 pub(crate) fn size_stats(info: &TraceInfo, spans: &[Span]) -> (Map<String, Value>, usize) {
-    let mut sizes: Vec<usize> = spans.iter().map(Span::mlflow_json_ascii_len).collect();
+    size_stats_of(
+        info,
+        spans.iter().map(Span::mlflow_json_ascii_len).collect(),
+    )
+}
+
+/// [`size_stats`] with each span's size already known (`Span::mlflow_json_ascii_len`),
+/// for a writer that encodes the spans anyway.
+#[cfg_attr(not(feature = "local-store"), allow(dead_code))]
+pub(crate) fn size_stats_of(
+    info: &TraceInfo,
+    mut sizes: Vec<usize>,
+) -> (Map<String, Value>, usize) {
     let info_size = crate::json::ascii_len(&EmptyTrace(info));
     let total = sizes.iter().sum::<usize>() + info_size + 2 * sizes.len().saturating_sub(1);
     sizes.sort_unstable();
@@ -46,65 +60,156 @@ impl Serialize for EmptyTrace<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let info = self.0;
-        let mut dict = Map::new();
-        dict.insert("trace_id".into(), info.trace_id.clone().into());
-        if let Some(id) = &info.client_request_id {
-            dict.insert("client_request_id".into(), id.clone().into());
-        }
-        if let Some(experiment_id) = &info.experiment_id {
-            dict.insert(
-                "trace_location".into(),
-                serde_json::json!({
-                    "type": "MLFLOW_EXPERIMENT",
-                    "mlflow_experiment": {"experiment_id": experiment_id},
-                }),
-            );
-        }
-        dict.insert(
-            "request_time".into(),
-            timestamp_json(info.request_time_ms).into(),
-        );
-        dict.insert("state".into(), info.state.as_str().into());
-        if !info.metadata.is_empty() {
-            let metadata: Map<String, Value> = info
-                .metadata
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        truncate_chars(k, MAX_CHARS_IN_METADATA).to_owned(),
-                        truncate_chars(v, MAX_CHARS_IN_METADATA).into(),
-                    )
-                })
-                .collect();
-            dict.insert("trace_metadata".into(), metadata.into());
-        }
-        if !info.tags.is_empty() {
-            let tags: Map<String, Value> = info
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        truncate_chars(k, keys::MAX_CHARS_IN_TAG_KEY).to_owned(),
-                        truncate_chars(v, keys::MAX_CHARS_IN_TAG_VALUE).into(),
-                    )
-                })
-                .collect();
-            dict.insert("tags".into(), tags.into());
-        }
-        if let Some(p) = &info.request_preview {
-            dict.insert("request_preview".into(), p.clone().into());
-        }
-        if let Some(p) = &info.response_preview {
-            dict.insert("response_preview".into(), p.clone().into());
-        }
-        if let Some(d) = info.execution_duration_ms {
-            dict.insert("execution_duration_ms".into(), d.into());
+        // Keys cut to the limit could collide (Python's dict keeps one of them): that
+        // rare case goes through a map; the usual one is written as it is read.
+        let collides = |map: &IndexMap<String, String>, limit: usize| {
+            map.keys().any(|k| truncate_chars(k, limit).len() < k.len())
+        };
+        if collides(&info.metadata, MAX_CHARS_IN_METADATA)
+            || collides(&info.tags, keys::MAX_CHARS_IN_TAG_KEY)
+        {
+            return info_as_map(info).serialize(serializer);
         }
         let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("info", &dict)?;
-        map.serialize_entry("data", &serde_json::json!({"spans": []}))?;
+        map.serialize_entry("info", &InfoDict(info))?;
+        map.serialize_entry("data", &Single("spans", [(); 0]))?;
         map.end()
     }
+}
+
+/// `TraceInfo.to_dict()`, written field by field.
+struct InfoDict<'a>(&'a TraceInfo);
+
+impl Serialize for InfoDict<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let info = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("trace_id", &info.trace_id)?;
+        if let Some(id) = &info.client_request_id {
+            map.serialize_entry("client_request_id", id)?;
+        }
+        if let Some(experiment_id) = &info.experiment_id {
+            map.serialize_entry("trace_location", &Location(experiment_id))?;
+        }
+        map.serialize_entry("request_time", &timestamp_json(info.request_time_ms))?;
+        map.serialize_entry("state", info.state.as_str())?;
+        if !info.metadata.is_empty() {
+            let metadata = Truncated(&info.metadata, MAX_CHARS_IN_METADATA, MAX_CHARS_IN_METADATA);
+            map.serialize_entry("trace_metadata", &metadata)?;
+        }
+        if !info.tags.is_empty() {
+            let tags = Truncated(
+                &info.tags,
+                keys::MAX_CHARS_IN_TAG_KEY,
+                keys::MAX_CHARS_IN_TAG_VALUE,
+            );
+            map.serialize_entry("tags", &tags)?;
+        }
+        if let Some(p) = &info.request_preview {
+            map.serialize_entry("request_preview", p)?;
+        }
+        if let Some(p) = &info.response_preview {
+            map.serialize_entry("response_preview", p)?;
+        }
+        if let Some(d) = info.execution_duration_ms {
+            map.serialize_entry("execution_duration_ms", &d)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": …}}`.
+struct Location<'a>(&'a str);
+
+impl Serialize for Location<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", "MLFLOW_EXPERIMENT")?;
+        map.serialize_entry("mlflow_experiment", &Single("experiment_id", self.0))?;
+        map.end()
+    }
+}
+
+/// A map of one entry.
+struct Single<'a, T>(&'a str, T);
+
+impl<T: Serialize> Serialize for Single<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &self.1)?;
+        map.end()
+    }
+}
+
+/// Keys and values cut to MLflow's limits (in characters).
+struct Truncated<'a>(&'a IndexMap<String, String>, usize, usize);
+
+impl Serialize for Truncated<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|(k, v)| (truncate_chars(k, self.1), truncate_chars(v, self.2))),
+        )
+    }
+}
+
+/// The same dict built as a map: keys cut to the limit that collide keep one entry.
+fn info_as_map(info: &TraceInfo) -> Value {
+    let mut dict = Map::new();
+    dict.insert("trace_id".into(), info.trace_id.clone().into());
+    if let Some(id) = &info.client_request_id {
+        dict.insert("client_request_id".into(), id.clone().into());
+    }
+    if let Some(experiment_id) = &info.experiment_id {
+        dict.insert(
+            "trace_location".into(),
+            serde_json::json!({
+                "type": "MLFLOW_EXPERIMENT",
+                "mlflow_experiment": {"experiment_id": experiment_id},
+            }),
+        );
+    }
+    dict.insert(
+        "request_time".into(),
+        timestamp_json(info.request_time_ms).into(),
+    );
+    dict.insert("state".into(), info.state.as_str().into());
+    let cut = |map: &IndexMap<String, String>, key_limit: usize, value_limit: usize| {
+        map.iter()
+            .map(|(k, v)| {
+                (
+                    truncate_chars(k, key_limit).to_owned(),
+                    Value::from(truncate_chars(v, value_limit)),
+                )
+            })
+            .collect::<Map<String, Value>>()
+    };
+    if !info.metadata.is_empty() {
+        let metadata = cut(&info.metadata, MAX_CHARS_IN_METADATA, MAX_CHARS_IN_METADATA);
+        dict.insert("trace_metadata".into(), metadata.into());
+    }
+    if !info.tags.is_empty() {
+        let tags = cut(
+            &info.tags,
+            keys::MAX_CHARS_IN_TAG_KEY,
+            keys::MAX_CHARS_IN_TAG_VALUE,
+        );
+        dict.insert("tags".into(), tags.into());
+    }
+    if let Some(p) = &info.request_preview {
+        dict.insert("request_preview".into(), p.clone().into());
+    }
+    if let Some(p) = &info.response_preview {
+        dict.insert("response_preview".into(), p.clone().into());
+    }
+    if let Some(d) = info.execution_duration_ms {
+        dict.insert("execution_duration_ms".into(), d.into());
+    }
+    serde_json::json!({"info": dict, "data": {"spans": []}})
 }
 
 /// A protobuf `Timestamp` in JSON form for a millisecond time: RFC 3339 UTC, with `.mmm`
@@ -220,6 +325,24 @@ mod tests {
         info.tags.insert("t".into(), "😀".repeat(5000));
         let (_, total) = size_stats(&info, &[]);
         assert_eq!(total, 51321);
+    }
+
+    #[cfg(any(feature = "local-store", feature = "mlflow-server"))]
+    #[test]
+    fn written_field_by_field_or_as_a_map_the_json_is_the_same() {
+        let mut info = info(&[("mlflow.user", "é"), ("k", "v")], &[("t", "😀")]);
+        info.client_request_id = Some("req".into());
+        assert_eq!(
+            crate::json::dumps(&EmptyTrace(&info)),
+            crate::json::dumps(&info_as_map(&info))
+        );
+        // Keys that collide once cut: one entry, as in Python.
+        info.metadata
+            .insert(format!("{}a", "x".repeat(250)), "1".into());
+        info.metadata
+            .insert(format!("{}b", "x".repeat(250)), "2".into());
+        let json = crate::json::dumps(&EmptyTrace(&info));
+        assert_eq!(json.matches(&"x".repeat(250)).count(), 1, "{json}");
     }
 
     #[cfg(any(feature = "local-store", feature = "mlflow-server"))]

@@ -229,6 +229,8 @@ impl Core {
             traces_lost,
             traces_incomplete: c.traces_incomplete.get(),
             traces_not_started: c.traces_not_started.get(),
+            traces_timed_out: c.traces_timed_out.get(),
+            spans_filtered: c.spans_filtered.get(),
             queued_bytes: self.shared.budget.used(),
             max_queue_bytes: self.shared.budget.max(),
             destinations: self.routes.stats(),

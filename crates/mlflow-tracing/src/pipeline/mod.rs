@@ -10,8 +10,11 @@
 //! caller's thread is building the OpenTelemetry span and one channel send.
 
 mod engine;
+mod ids;
 mod processor;
 pub(crate) mod registry;
+
+pub(crate) use ids::Primed as PrimedTraceId;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +45,12 @@ pub(crate) struct Pipeline {
     core: Arc<Core>,
     shut_down: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// A trace timeout is configured: traces keep their open spans.
+    tracks_open_spans: bool,
+    /// Turned off at run time (`disable()`): new traces are not recorded.
+    paused: AtomicBool,
+    /// The share of new traces sampled (`TraceIdRatioBased`; 1 samples all).
+    sampling_ratio: f64,
 }
 
 impl fmt::Debug for Pipeline {
@@ -71,6 +80,9 @@ impl Pipeline {
                 trace_metadata: settings.trace_metadata.clone(),
                 buffer_ttl: settings.buffer_ttl.value,
                 prices: settings.pricing.prices.clone(),
+                trace_timeout: settings.trace_timeout.value,
+                timeout_check_interval: settings.timeout_check_interval.value,
+                hooks: settings.hooks.clone(),
             };
             threads.extend(assembly::spawn(
                 receiver,
@@ -87,6 +99,7 @@ impl Pipeline {
         };
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
+            .with_id_generator(ids::TimeOrderedIds::default())
             .with_span_limits(settings.span_limits)
             .with_span_processor(AssemblyProcessor::new(sender.clone(), shared.clone()))
             .build();
@@ -107,6 +120,9 @@ impl Pipeline {
             core,
             shut_down: AtomicBool::new(false),
             threads: Mutex::new(threads),
+            tracks_open_spans: settings.trace_timeout.value.is_some(),
+            paused: AtomicBool::new(false),
+            sampling_ratio: ratio,
         }
     }
 
@@ -114,9 +130,29 @@ impl Pipeline {
         &self.tracer
     }
 
+    /// Whether traces keep their open spans, for the trace timeout.
+    pub(crate) fn tracks_open_spans(&self) -> bool {
+        self.tracks_open_spans
+    }
+
     /// Whether spans should be recorded at all.
     pub(crate) fn is_active(&self) -> bool {
-        !self.core.routes().is_empty() && !self.shut_down.load(Ordering::Acquire)
+        !self.core.routes().is_empty()
+            && !self.shut_down.load(Ordering::Acquire)
+            && !self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Turns recording of new traces off (`true`) or back on, at run time.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    /// The id of a new trace, or `None` when the sampler drops it: decided before its
+    /// root span is built, on the id alone, as the sampler decides, so that a trace
+    /// sampled out costs no span. Build the root with the id [`ids::Primed`].
+    pub(crate) fn sample_new_trace(&self) -> Option<opentelemetry::trace::TraceId> {
+        let id = ids::new_root_id();
+        ids::ratio_samples(self.sampling_ratio, id).then_some(id)
     }
 
     /// Reserves the memory a new trace named `name` takes. When the queue is full, the

@@ -10,6 +10,7 @@ use super::tracing::Tracing;
 use crate::config::{CodeSettings, Compression, Env, Experiment, Protocol, Settings, Temporality};
 use crate::destination::{self, AnySink, CustomSink, TraceExporter};
 use crate::error::{BuildError, ReadError};
+use crate::hooks::SpanHook;
 use crate::pipeline::Pipeline;
 
 /// Configures a [`Tracing`] pipeline. Values set here win over the environment.
@@ -112,6 +113,45 @@ impl TracingBuilder {
     /// from `build`.
     pub fn model_price(mut self, price: crate::pricing::ModelPrice) -> Self {
         self.code.model_prices.push(price);
+        self
+    }
+
+    /// Ends a trace still open after `timeout` (`MLFLOW_TRACE_TIMEOUT_SECONDS`), as MLflow
+    /// does: its open spans end with status ERROR, the root with an exception event saying
+    /// so, and the trace is exported. `Duration::ZERO` turns the timeout off (the default).
+    pub fn trace_timeout(mut self, timeout: Duration) -> Self {
+        self.code.trace_timeout = Some(timeout);
+        self
+    }
+
+    /// How often open traces are checked against the
+    /// [`trace_timeout`](TracingBuilder::trace_timeout)
+    /// (`MLFLOW_TRACE_TIMEOUT_CHECK_INTERVAL_SECONDS`, default 1 s); positive.
+    pub fn trace_timeout_check_interval(mut self, interval: Duration) -> Self {
+        self.code.timeout_check_interval = Some(interval);
+        self
+    }
+
+    /// Adds a span hook: a function that sees every finished span (and its trace's tags
+    /// and metadata) before any destination, and may rewrite or drop it — MLflow's
+    /// `mlflow.tracing.configure(span_processors=[...])`. Hooks run in the order added, on
+    /// the pipeline's own thread; see [`hooks`](crate::hooks).
+    pub fn span_hook(mut self, hook: impl SpanHook) -> Self {
+        self.code.hooks.push(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Links every trace to an MLflow run: the metadata `mlflow.sourceRun`, which MLflow
+    /// writes for traces recorded inside `mlflow.start_run()`.
+    pub fn source_run(mut self, run_id: impl Into<String>) -> Self {
+        self.code.source_run = Some(run_id.into());
+        self
+    }
+
+    /// Links every trace to a model: the metadata `mlflow.modelId`, as MLflow's
+    /// `set_active_model(model_id=...)` does (`MLFLOW_ACTIVE_MODEL_ID`).
+    pub fn active_model_id(mut self, model_id: impl Into<String>) -> Self {
+        self.code.active_model_id = Some(model_id.into());
         self
     }
 

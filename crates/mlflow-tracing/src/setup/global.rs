@@ -40,6 +40,11 @@ thread_local! {
     static BUILDING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The thread's scoped default, if one is set.
+pub(super) fn scoped() -> Option<Tracing> {
+    SCOPED.try_with(|s| s.borrow().clone()).ok().flatten()
+}
+
 /// The pipeline new traces on this thread go to.
 pub(crate) fn current_pipeline() -> Arc<Pipeline> {
     if let Some(scoped) = SCOPED.try_with(|s| s.borrow().clone()).ok().flatten() {
@@ -64,6 +69,7 @@ pub(crate) fn global() -> Tracing {
     let _ = BUILDING.try_with(|b| b.set(true));
     let built = build_from_env();
     let _ = BUILDING.try_with(|b| b.set(false));
+    super::switch::apply_to_global(&built);
     let stored = match GLOBAL.write() {
         Ok(mut slot) => slot.get_or_insert_with(|| built.clone()).clone(),
         Err(_) => return disabled(),
@@ -101,6 +107,9 @@ fn build_from_env() -> Tracing {
 /// Replaces the global pipeline. The old one keeps serving the spans that are still
 /// open in it; it is flushed at exit like every pipeline that may hold data.
 fn replace_global(new: Option<Tracing>) {
+    if let Some(new) = &new {
+        super::switch::apply_to_global(new);
+    }
     let old = match GLOBAL.write() {
         Ok(mut slot) => std::mem::replace(&mut *slot, new),
         Err(_) => return,

@@ -2,10 +2,12 @@
 //! thread-scoped defaults with the exit hook, `doctor`, and the [`TraceReader`] that reads
 //! traces back from the configured store.
 
+mod annotate;
 mod builder;
 pub mod doctor;
 mod global;
 mod reader;
+mod switch;
 mod tracing;
 
 pub use builder::TracingBuilder;
@@ -14,5 +16,6 @@ pub use global::{
     DefaultGuard, TracingGuard, flush, get_tracking_uri, init, set_experiment, set_tracking_uri,
     shutdown, tracking_uri,
 };
-pub use reader::TraceReader;
+pub use reader::{TraceReader, TraceSearch};
+pub use switch::{disable, enable, is_tracing_enabled};
 pub use tracing::Tracing;

@@ -20,11 +20,11 @@ use crate::model::{Trace, TraceSummary};
 /// ```
 #[derive(Debug)]
 pub struct TraceReader {
-    inner: Inner,
+    pub(super) inner: Inner,
 }
 
 #[derive(Debug)]
-enum Inner {
+pub(super) enum Inner {
     #[cfg(feature = "local-store")]
     Local {
         store: crate::local_store::LocalStore,
@@ -65,6 +65,44 @@ impl TraceReader {
         })
     }
 
+    /// The traces matching `search` (MLflow's filter grammar and order), newest first
+    /// unless ordered otherwise: `mlflow.search_traces`. A tracking server parses the
+    /// filter itself; for a local store it is parsed and applied as MLflow's SQL store does.
+    ///
+    /// ```no_run
+    /// use mlflow_tracing::{TraceSearch, Tracing};
+    ///
+    /// let reader = Tracing::builder().reader()?;
+    /// let failed = reader.search_traces(
+    ///     &TraceSearch::new()
+    ///         .filter("attributes.status = 'ERROR' AND tags.env = 'prod'")
+    ///         .order_by("timestamp_ms DESC")
+    ///         .max_results(50),
+    /// )?;
+    /// # Ok::<(), mlflow_tracing::ReadError>(())
+    /// ```
+    pub fn search_traces(&self, search: &TraceSearch) -> Result<Vec<TraceSummary>, ReadError> {
+        let order_by = if search.order_by.is_empty() {
+            vec!["timestamp_ms DESC".to_owned()]
+        } else {
+            search.order_by.clone()
+        };
+        Ok(match &self.inner {
+            #[cfg(feature = "local-store")]
+            Inner::Local {
+                store, experiment, ..
+            } => store.search_traces(
+                experiment.as_slice(),
+                search.filter.as_deref(),
+                &order_by,
+                search.max_results,
+            )?,
+            Inner::Server(server) => {
+                server.search_traces(search.filter.as_deref(), &order_by, search.max_results)?
+            }
+        })
+    }
+
     /// One trace with its spans; `None` when there is no trace with this id.
     pub fn get_trace(&self, trace_id: &str) -> Result<Option<Trace>, ReadError> {
         Ok(match &self.inner {
@@ -72,6 +110,55 @@ impl TraceReader {
             Inner::Local { store, .. } => store.get_trace(trace_id)?,
             Inner::Server(server) => server.get_trace(trace_id)?,
         })
+    }
+}
+
+/// What [`TraceReader::search_traces`] looks for: MLflow's `filter_string`, `order_by`
+/// and `max_results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct TraceSearch {
+    filter: Option<String>,
+    order_by: Vec<String>,
+    max_results: usize,
+}
+
+impl Default for TraceSearch {
+    fn default() -> Self {
+        TraceSearch {
+            filter: None,
+            order_by: Vec::new(),
+            max_results: usize::MAX,
+        }
+    }
+}
+
+impl TraceSearch {
+    /// Every trace, newest first (as `mlflow.search_traces` without `max_results`; a
+    /// tracking server is read page by page).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// MLflow's filter string: clauses joined by `AND`, such as
+    /// `attributes.status = 'OK'`, `tags.env = 'prod'`, `metadata.mlflow.trace.user =
+    /// 'u1'`, `span.name = 'retrieve'`, `feedback.correctness = 'yes'`,
+    /// `timestamp_ms > 1700000000000`.
+    pub fn filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// Adds an order: `timestamp_ms DESC`, `execution_time_ms`, `name ASC`, ….
+    pub fn order_by(mut self, order: impl Into<String>) -> Self {
+        self.order_by.push(order.into());
+        self
+    }
+
+    /// At most this many traces (default: all).
+    pub fn max_results(mut self, max_results: usize) -> Self {
+        self.max_results = max_results;
+        self
     }
 }
 

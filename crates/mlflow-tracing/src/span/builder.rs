@@ -50,6 +50,11 @@ impl Tracing {
     }
 }
 
+/// How many attributes MLflow sets on a span itself (`mlflow.traceRequestId`,
+/// `mlflow.spanType`, `mlflow.spanFunctionName`, inputs, outputs, `mlflow.spanLogLevel`),
+/// and one more for the caller.
+const OWN_ATTRIBUTES: usize = 7;
+
 /// Where a new span goes, decided when its builder is created.
 enum Target {
     /// Tracing is off: a no-op span.
@@ -112,7 +117,11 @@ impl SpanBuilder {
             (_, None) => Target::Root(setup::current_pipeline()),
         };
         let target = match target {
-            Target::Root(p) | Target::Remote(p, _) if !p.is_active() => Target::Noop,
+            Target::Root(p) | Target::Remote(p, _)
+                if !p.is_active() || super::scope::disabled_here() =>
+            {
+                Target::Noop
+            }
             other => other,
         };
         SpanBuilder {
@@ -238,7 +247,8 @@ impl SpanBuilder {
             Target::Remote(p, _) => Target::Root(p),
             other => other,
         };
-        if matches!(&self.target, Target::Root(p) if !p.is_active()) {
+        if matches!(&self.target, Target::Root(p) if !p.is_active() || super::scope::disabled_here())
+        {
             self.target = Target::Noop;
         }
         self
@@ -298,23 +308,40 @@ impl SpanBuilder {
         if !pipeline.is_active() {
             return (LiveSpan::noop(), None);
         }
-        // A new trace reserves the memory its state takes first: when the queue is full,
+        // A new trace is sampled first, on its id alone (nothing is allocated for a trace
+        // sampled out), then reserves the memory its state takes: when the queue is full,
         // the trace is not recorded at all (counted, reported).
-        let trace_ticket = match &parent {
-            Some(_) => None,
-            None => match pipeline.reserve_trace(&self.name) {
-                Some(ticket) => Some(ticket),
+        // A trace continued from another process has the caller's id and sampling decision
+        // (the sampler is parent-based): only its memory is reserved here.
+        let (trace_ticket, primed) = match (&parent, &remote) {
+            (Some(_), _) => (None, None),
+            (None, Some(_)) => match pipeline.reserve_trace(&self.name) {
+                Some(ticket) => (Some(ticket), None),
                 None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None))),
             },
+            (None, None) => {
+                let Some(id) = pipeline.sample_new_trace() else {
+                    return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None)));
+                };
+                match pipeline.reserve_trace(&self.name) {
+                    Some(ticket) => (Some(ticket), Some(crate::pipeline::PrimedTraceId::new(id))),
+                    None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None))),
+                }
+            }
         };
         let mut builder = opentelemetry::trace::SpanBuilder::from_name(self.name.clone());
         builder.start_time = self.start_time;
+        // The span's attribute list, allocated once with room for MLflow's own (trace id,
+        // type, function name, inputs, outputs, log level) and the builder's: the SDK keeps
+        // this vector, so setting them later does not grow it.
+        builder.attributes = Some(Vec::with_capacity(OWN_ATTRIBUTES + self.attributes.len()));
         let parent_cx = match (&parent, &remote) {
             (Some(p), _) => p.cx.clone(),
             (None, Some(remote)) => Context::new().with_remote_span_context(remote.clone()),
             (None, None) => Context::new(),
         };
         let span = pipeline.tracer().build_with_context(builder, &parent_cx);
+        drop(primed);
         use opentelemetry::trace::Span as _;
         if !span.is_recording() {
             let cx = span.span_context().clone();
@@ -327,15 +354,16 @@ impl SpanBuilder {
                 parent.trace.clone()
             }
             None => {
+                let mut trace_ticket = trace_ticket.unwrap_or_default();
+                let scope = super::scope::for_new_trace(&pipeline, &mut trace_ticket);
                 let trace = Arc::new(TraceShared::new(
                     span_context.trace_id(),
                     self.name.to_string(),
+                    pipeline.tracks_open_spans(),
+                    scope,
                 ));
                 // When the pipeline was just shut down, the trace's spans are counted as they end.
-                let _ = pipeline.send(Msg::TraceStarted(
-                    trace.clone(),
-                    trace_ticket.unwrap_or_default(),
-                ));
+                let _ = pipeline.send(Msg::TraceStarted(trace.clone(), trace_ticket));
                 trace
             }
         };
@@ -364,8 +392,10 @@ impl SpanBuilder {
                 .as_ref()
                 .map(|p| p.span_id)
                 .or(remote.as_ref().map(SpanContext::span_id)),
+            parent.is_none(),
             &self.span_type,
         ));
+        super::timeout::register(&inner);
         (
             LiveSpan::from_inner(inner.clone()),
             Some(CurrentSpan::Recording(inner)),

@@ -112,6 +112,11 @@ impl TraceContext {
         }
     }
 
+    /// A context as it is.
+    pub(super) fn from_context(cx: Context) -> Self {
+        TraceContext { cx }
+    }
+
     /// A context whose current span is `span`.
     pub fn with_span(span: &LiveSpan) -> Self {
         let current = match &span.inner {

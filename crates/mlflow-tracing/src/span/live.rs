@@ -29,13 +29,15 @@ pub(crate) struct SpanInner {
     pub(super) pipeline: Arc<Pipeline>,
     pub(super) trace: Arc<TraceShared>,
     pub(super) span_id: SpanId,
-    parent_id: Option<SpanId>,
+    pub(super) parent_id: Option<SpanId>,
+    /// The root of its trace, or of this process's part of it (its parent is remote).
+    pub(super) local_root: bool,
     /// 0 = not set; else the explicit (or raised) level.
     log_level: AtomicU8,
     default_log_level: AtomicU8,
     status: AtomicU8,
     outputs_set: AtomicBool,
-    ended: AtomicBool,
+    pub(super) ended: AtomicBool,
 }
 
 impl SpanInner {
@@ -46,6 +48,7 @@ impl SpanInner {
         trace: Arc<TraceShared>,
         span_id: SpanId,
         parent_id: Option<SpanId>,
+        local_root: bool,
         span_type: &SpanType,
     ) -> SpanInner {
         SpanInner {
@@ -54,6 +57,7 @@ impl SpanInner {
             trace,
             span_id,
             parent_id,
+            local_root,
             log_level: AtomicU8::new(0),
             default_log_level: AtomicU8::new(span_type.default_log_level().value()),
             status: AtomicU8::new(STATUS_UNSET),
@@ -66,7 +70,7 @@ impl SpanInner {
         self.cx.span().set_attribute(KeyValue::new(key, value));
     }
 
-    fn set_status(&self, status: &SpanStatus) {
+    pub(super) fn set_status(&self, status: &SpanStatus) {
         let new = match status.code() {
             StatusCode::Unset => return,
             StatusCode::Error => STATUS_ERROR,
@@ -84,7 +88,7 @@ impl SpanInner {
         }
     }
 
-    fn raise_log_level(&self, level: SpanLogLevel) {
+    pub(super) fn raise_log_level(&self, level: SpanLogLevel) {
         let level = level.value();
         let _ = self
             .log_level
@@ -93,7 +97,7 @@ impl SpanInner {
             });
     }
 
-    fn end(&self, end_time: Option<SystemTime>) {
+    pub(super) fn end(&self, end_time: Option<SystemTime>) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }

@@ -11,6 +11,8 @@ mod context;
 mod guard;
 mod instrument;
 mod live;
+mod scope;
+mod timeout;
 mod trace;
 
 pub use builder::{SpanBuilder, start_span};
@@ -22,6 +24,7 @@ pub use guard::SpanGuard;
 pub use instrument::Instrumented;
 pub use live::LiveSpan;
 pub(crate) use live::short_type_name;
+pub use scope::TraceScope;
 pub use trace::{
     get_last_active_trace_id, get_last_active_trace_id_in_thread, update_current_trace,
 };

@@ -5,6 +5,9 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use bytes::{BufMut as _, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -82,6 +85,51 @@ impl GrpcTransport {
     }
 }
 
+/// tonic's codec for a request already encoded as protobuf, and a `D` answer.
+struct Encoded<D>(std::marker::PhantomData<fn() -> D>);
+
+impl<D> Default for Encoded<D> {
+    fn default() -> Self {
+        Encoded(std::marker::PhantomData)
+    }
+}
+
+impl<D: prost::Message + Default + Send + 'static> Codec for Encoded<D> {
+    type Encode = Bytes;
+    type Decode = D;
+    type Encoder = Encoded<Bytes>;
+    type Decoder = Encoded<D>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        Encoded::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        Encoded::default()
+    }
+}
+
+impl Encoder for Encoded<Bytes> {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl<D: prost::Message + Default> Decoder for Encoded<D> {
+    type Item = D;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<D>, Self::Error> {
+        D::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(format!("undecodable answer: {e}")))
+    }
+}
+
 fn url_host(url: &url::Url) -> String {
     match url.host() {
         Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
@@ -92,22 +140,39 @@ fn url_host(url: &url::Url) -> String {
 
 impl<R: OtlpRequest> Transport<R> for GrpcTransport {
     fn export(&mut self, request: &R, retry: &Retry) -> Result<Rejected, SendError> {
-        retry.run(|timeout| self.call(request.clone(), timeout))
+        // Encoded once: every attempt sends the same bytes (no copy of the request).
+        let encoded = Bytes::from(request.encode_to_vec());
+        retry.run(|timeout| self.call::<R>(encoded.clone(), timeout))
     }
 }
 
 impl GrpcTransport {
-    /// One `Export` call, with `timeout` as its deadline (sent as `grpc-timeout`, and
-    /// enforced here too).
+    /// One `Export` call of an encoded request of type `R`, with `timeout` as its
+    /// deadline (sent as `grpc-timeout`, and enforced here too).
     fn call<R: OtlpRequest>(
         &mut self,
-        request: R,
+        encoded: Bytes,
         timeout: Duration,
     ) -> Result<Rejected, SendError> {
-        let mut call = tonic::Request::new(request);
+        let mut call = tonic::Request::new(encoded);
         *call.metadata_mut() = self.metadata.clone();
         call.set_timeout(timeout);
-        let export = R::grpc_export(self.channel.clone(), self.gzip, call);
+        let mut client = tonic::client::Grpc::new(self.channel.clone());
+        if self.gzip {
+            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
+        let export = async move {
+            // As tonic's generated clients do.
+            client
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+            let path = PathAndQuery::from_static(R::GRPC_EXPORT);
+            client
+                .unary(call, path, Encoded::<R::Response>::default())
+                .await
+                .map(tonic::Response::into_inner)
+        };
         let started = Instant::now();
         let result = self
             .runtime

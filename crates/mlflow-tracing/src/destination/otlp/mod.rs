@@ -46,6 +46,43 @@ pub(super) fn select(settings: &Settings) -> Result<Option<AnySink>, BuildError>
     })
 }
 
+/// Spans as the OTLP sink holds them, ready to be encoded (the crate's benchmarks), with
+/// the resource an empty environment gives.
+#[cfg(feature = "__bench")]
+#[derive(Debug)]
+pub(crate) struct BenchBatch {
+    resource: opentelemetry_proto::tonic::resource::v1::Resource,
+    items: Vec<super::SpanItem>,
+}
+
+#[cfg(feature = "__bench")]
+impl BenchBatch {
+    pub(crate) fn new(spans: &[crate::model::Span]) -> Option<BenchBatch> {
+        let env = crate::config::Env::from_fn(|_| None);
+        let settings = crate::config::otlp::resolve_resource(&env).ok()?;
+        let items = spans
+            .iter()
+            .map(|span| {
+                std::sync::Arc::new(super::EndedSpan::new(
+                    span.clone(),
+                    std::sync::Arc::default(),
+                    crate::sync::Ticket::default(),
+                ))
+            })
+            .collect();
+        Some(BenchBatch {
+            resource: encode::resource(&settings, encode::instance_id()),
+            items,
+        })
+    }
+
+    /// The export request, as the sink encodes it.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        use prost::Message as _;
+        encode::request(&self.resource, &self.items, false).encode_to_vec()
+    }
+}
+
 /// An error naming the cargo feature `protocol` needs, when it is not compiled in.
 pub(super) fn compiled_in(protocol: Protocol) -> Result<(), BuildError> {
     if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc") {

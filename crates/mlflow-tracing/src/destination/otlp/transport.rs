@@ -18,9 +18,10 @@ use crate::destination::retry::{Retry, SendError};
 use crate::report;
 
 /// One signal's OTLP export request, as both transports send it: protobuf or OTLP/JSON
-/// over HTTP, or the signal service's `Export` call over gRPC.
+/// over HTTP, or the signal service's `Export` call over gRPC. Either encodes it once;
+/// every attempt sends the same bytes.
 pub(crate) trait OtlpRequest:
-    prost::Message + serde::Serialize + Default + Clone + Send + Sync + 'static
+    prost::Message + serde::Serialize + Default + Send + Sync + 'static
 {
     /// The service's answer.
     type Response: prost::Message + Default + Send + 'static;
@@ -28,13 +29,9 @@ pub(crate) trait OtlpRequest:
     /// How many items a successful `response` says were rejected, and why.
     fn rejected(response: Self::Response) -> Rejected;
 
-    /// The gRPC `Export` call of the signal's service on `channel`.
+    /// The gRPC method of the signal service's `Export` call.
     #[cfg(feature = "otlp-grpc")]
-    fn grpc_export(
-        channel: tonic::transport::Channel,
-        gzip: bool,
-        request: tonic::Request<Self>,
-    ) -> impl std::future::Future<Output = Result<Self::Response, tonic::Status>> + Send;
+    const GRPC_EXPORT: &'static str;
 }
 
 impl OtlpRequest for ExportTraceServiceRequest {
@@ -48,21 +45,7 @@ impl OtlpRequest for ExportTraceServiceRequest {
     }
 
     #[cfg(feature = "otlp-grpc")]
-    async fn grpc_export(
-        channel: tonic::transport::Channel,
-        gzip: bool,
-        request: tonic::Request<Self>,
-    ) -> Result<Self::Response, tonic::Status> {
-        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-        let mut client = TraceServiceClient::new(channel);
-        if gzip {
-            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
-        }
-        client
-            .export(request)
-            .await
-            .map(tonic::Response::into_inner)
-    }
+    const GRPC_EXPORT: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 }
 
 #[cfg(feature = "metrics")]
@@ -77,21 +60,8 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     }
 
     #[cfg(feature = "otlp-grpc")]
-    async fn grpc_export(
-        channel: tonic::transport::Channel,
-        gzip: bool,
-        request: tonic::Request<Self>,
-    ) -> Result<Self::Response, tonic::Status> {
-        use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-        let mut client = MetricsServiceClient::new(channel);
-        if gzip {
-            client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
-        }
-        client
-            .export(request)
-            .await
-            .map(tonic::Response::into_inner)
-    }
+    const GRPC_EXPORT: &'static str =
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 }
 
 /// What a receiver that accepted a request rejected of it (OTLP partial success):

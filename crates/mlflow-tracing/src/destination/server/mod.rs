@@ -12,6 +12,8 @@ use crate::config::{Settings, TrackingUri};
 use crate::error::{BuildError, ReadError};
 
 #[cfg(feature = "mlflow-server")]
+mod annotate;
+#[cfg(feature = "mlflow-server")]
 mod client;
 #[cfg(feature = "mlflow-server")]
 mod doctor;
@@ -72,6 +74,27 @@ mod imp {
             match *self {}
         }
         pub(crate) fn get_trace(&self, _id: &str) -> Result<Option<Trace>, ReadError> {
+            match *self {}
+        }
+        pub(crate) fn search_traces(
+            &self,
+            _filter: Option<&str>,
+            _order_by: &[String],
+            _limit: usize,
+        ) -> Result<Vec<TraceSummary>, ReadError> {
+            match *self {}
+        }
+        pub(crate) fn log_assessment(
+            &self,
+            _trace_id: &str,
+            _new: &crate::model::assessment::NewAssessment,
+        ) -> Result<crate::model::Assessment, ReadError> {
+            match *self {}
+        }
+        pub(crate) fn assessments(
+            &self,
+            _trace_id: &str,
+        ) -> Result<Vec<crate::model::Assessment>, ReadError> {
             match *self {}
         }
     }

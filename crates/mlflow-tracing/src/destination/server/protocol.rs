@@ -23,6 +23,8 @@ pub(super) mod path {
     pub(crate) const SEARCH_TRACES: &str = "/api/3.0/mlflow/traces/search";
     /// `GET ?trace_id=`: `GetTrace`, the info and the spans.
     pub(crate) const GET_TRACE: &str = "/api/3.0/mlflow/traces/get";
+    /// `POST <TRACES>/<trace id>/assessments`: `CreateAssessment`.
+    pub(crate) const ASSESSMENTS: &str = "assessments";
     /// `GET ?experiment_name=`.
     pub(crate) const EXPERIMENT_BY_NAME: &str = "/api/2.0/mlflow/experiments/get-by-name";
     /// `GET ?experiment_id=`.

@@ -17,7 +17,7 @@ use crate::model::{Span, Trace, TraceSummary};
 const PAGE: usize = 500;
 
 /// Runs `f` with a client, on a thread of its own.
-fn with_client<T: Send>(
+pub(super) fn with_client<T: Send>(
     connection: &Connection,
     f: impl FnOnce(&Client) -> Result<T, ServerError> + Send,
 ) -> Result<T, ServerError> {
@@ -39,9 +39,9 @@ fn with_client<T: Send>(
 /// Reads traces from a tracking server.
 #[derive(Debug)]
 pub(crate) struct ServerReader {
-    connection: Connection,
+    pub(super) connection: Connection,
     /// The experiments to list; `None` for every active one.
-    experiment_ids: Option<Vec<String>>,
+    pub(super) experiment_ids: Option<Vec<String>>,
 }
 
 impl ServerReader {
@@ -84,6 +84,18 @@ impl ServerReader {
 
     /// The `limit` most recent traces.
     pub(crate) fn list_traces(&self, limit: usize) -> Result<Vec<TraceSummary>, ServerError> {
+        self.search_traces(None, &["timestamp_ms DESC".to_owned()], limit)
+    }
+
+    /// `SearchTracesV3` with MLflow's `filter` and `order_by`, page by page up to
+    /// `limit` traces; the server parses the filter, exactly as MLflow's Python client's
+    /// searches are parsed.
+    pub(crate) fn search_traces(
+        &self,
+        filter: Option<&str>,
+        order_by: &[String],
+        limit: usize,
+    ) -> Result<Vec<TraceSummary>, ServerError> {
         with_client(&self.connection, |client| {
             let ids = match &self.experiment_ids {
                 Some(ids) => ids.clone(),
@@ -99,8 +111,11 @@ impl ServerReader {
                 let mut request = json!({
                     "locations": locations,
                     "max_results": (limit - summaries.len()).min(PAGE),
-                    "order_by": ["timestamp_ms DESC"],
+                    "order_by": order_by,
                 });
+                if let Some(filter) = filter.filter(|f| !f.trim().is_empty()) {
+                    request["filter"] = filter.into();
+                }
                 if let Some(token) = &page_token {
                     request["page_token"] = token.clone().into();
                 }
