@@ -142,6 +142,7 @@ ensure_victoria_metrics() {
 
 CARGO_HACK_VERSION="${CARGO_HACK_VERSION:-0.6.46}"
 CARGO_DENY_VERSION="${CARGO_DENY_VERSION:-0.20.2}"
+CARGO_SEMVER_CHECKS_VERSION="${CARGO_SEMVER_CHECKS_VERSION:-0.51.0}"
 
 # ensure_cargo_tool CRATE VERSION SUBCOMMAND: a cargo subcommand built from crates.io into
 # the cache (once per version); prints the path of its binary.
@@ -161,6 +162,11 @@ ensure_cargo_hack() { ensure_cargo_tool cargo-hack "$CARGO_HACK_VERSION" hack; }
 
 # cargo-deny: licenses, bans and sources of every dependency.
 ensure_cargo_deny() { ensure_cargo_tool cargo-deny "$CARGO_DENY_VERSION" deny; }
+
+# cargo-semver-checks: the public API against the last release.
+ensure_cargo_semver_checks() {
+  ensure_cargo_tool cargo-semver-checks "$CARGO_SEMVER_CHECKS_VERSION" semver-checks
+}
 
 # The rust-version the workspace declares (its minimum supported Rust).
 msrv() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and every test. On a fresh machine it first installs what the tests
-# need (Python venvs with MLflow, Phoenix and rotel; VictoriaMetrics; cargo-hack; the
-# declared minimum Rust),
-# cached between runs.
+# need (Python venvs with MLflow, Phoenix and rotel; VictoriaMetrics; cargo-hack,
+# cargo-deny and, once a release is tagged, cargo-semver-checks; the declared minimum
+# Rust), cached between runs.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -- ARGS    extra arguments for `cargo test` (e.g. a test name filter)
@@ -78,6 +78,18 @@ CARGO_TARGET_DIR=target/msrv cargo "+$(msrv_toolchain)" check --workspace --all-
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
+
+step "cargo package: the published crates build from what would be uploaded"
+cargo package -p mlflow-tracing-macros -p mlflow-tracing -p mlflow-trace-cli --locked --allow-dirty
+
+# The public API against the last release (a `v*` tag), as crates.io would hold it.
+if release=$(git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null); then
+  step "cargo semver-checks against $release"
+  CARGO_SEMVER_CHECKS=$(ensure_cargo_semver_checks)
+  "$CARGO_SEMVER_CHECKS" semver-checks -p mlflow-tracing -p mlflow-tracing-macros --baseline-rev "$release"
+else
+  step "cargo semver-checks: no release tag (v*) yet, so no published API to compare with; the first release tag turns this check on"
+fi
 
 step "cargo test"
 cargo test --workspace --all-features --locked "${extra[@]}"

@@ -83,8 +83,8 @@
 //! The export queues are bounded by memory (`MLFLOW_TRACE_MAX_QUEUE_BYTES`; by default a
 //! sixteenth of the memory the process may use, between 64 MiB and 1 GiB), not by a span
 //! count, and nothing is preallocated: a burst of hundreds of thousands of small spans, or
-//! tens of thousands carrying 10 kB each, is exported whole with the defaults. Past the bound, spans are
-//! dropped, counted ([`Tracing::stats`]) and reported. Problems (dropped spans, export
+//! tens of thousands carrying 10 kB each, is exported whole with the defaults. Past the
+//! bound, spans are dropped, counted ([`Tracing::stats`]) and reported. Problems (dropped spans, export
 //! failures) are reported through the `tracing` crate when a subscriber is installed,
 //! else on standard error.
 //!

@@ -28,6 +28,10 @@ use crate::{json, report};
 /// The most span bytes (protobuf) one `/v1/traces` request carries; a single larger trace
 /// goes alone.
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// After the server refuses the credential (401, 403), how long batches fail at once
+/// without asking it again: a refused credential does not mend itself between batches, and
+/// a program recording many traces must not send the server a request per batch.
+const REFUSAL_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How spans reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,9 @@ pub(super) struct ServerSink {
     /// The resolved id of `experiment`.
     experiment_id: Option<String>,
     span_path: Option<SpanPath>,
+    /// The last refusal of the credential, and when: batches fail with it at once until
+    /// `REFUSAL_HOLD` has passed.
+    refused: Option<(std::time::Instant, ServerError)>,
 }
 
 /// Failed traces of a batch: how many, and the first reason.
@@ -115,6 +122,14 @@ impl ServerSink {
             client: None,
             experiment_id: None,
             span_path: None,
+            refused: None,
+        }
+    }
+
+    /// Remembers `err` when it is a refusal of the credential.
+    fn note_refusal(&mut self, err: &ServerError) {
+        if matches!(err.status(), Some(401 | 403)) {
+            self.refused = Some((std::time::Instant::now(), err.clone()));
         }
     }
 
@@ -306,8 +321,19 @@ impl Sink<TraceItem> for ServerSink {
     }
 
     fn export(&mut self, batch: &[TraceItem]) -> Result<(), ExportError> {
-        let (default_id, mut span_path) =
-            self.ready().map_err(|e| ExportError::new(e.to_string()))?;
+        if let Some((at, err)) = &self.refused {
+            if at.elapsed() < REFUSAL_HOLD {
+                return Err(ExportError::new(err.to_string()));
+            }
+            self.refused = None;
+        }
+        let (default_id, mut span_path) = match self.ready() {
+            Ok(ready) => ready,
+            Err(err) => {
+                self.note_refusal(&err);
+                return Err(ExportError::new(err.to_string()));
+            }
+        };
         let Some(client) = &self.client else {
             return Err(ExportError::new("no HTTP client"));
         };
@@ -380,6 +406,9 @@ impl Sink<TraceItem> for ServerSink {
             }
         }
         self.span_path = Some(span_path);
+        if let Some(err) = &stopped {
+            self.note_refusal(err);
+        }
         match failures.first {
             None => Ok(()),
             Some(first) => Err(ExportError::partial(failures.count, first)),
