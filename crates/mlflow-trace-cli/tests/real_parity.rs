@@ -314,6 +314,125 @@ fn the_local_store_stores_what_mlflows_store_stores() {
     assert_eq!(agent["metadata"]["mlflow.trace.session"], "conv-42");
 }
 
+/// The workload's first trace (`invoke_agent weather-bot`: GenAI attributes only, as rig
+/// and other Rust LLM crates record them) made of `tracing` spans, recorded by the
+/// `tracing` bridge: the fields of each span are the workload's attributes, in its order.
+fn record_weather_bot_with_tracing(dir: &Path) {
+    use mlflow_tracing::bridge::MlflowLayer;
+    use tracing_subscriber::prelude::*;
+
+    let trace = &workload()["traces"][0];
+    assert_eq!(trace["name"], "invoke_agent weather-bot");
+    let raw = |path: &[&str]| -> String {
+        let mut node = trace;
+        for step in path {
+            node = match step.parse::<usize>() {
+                Ok(i) => &node["children"][i],
+                Err(_) => &node["raw"][*step],
+            };
+        }
+        node.as_str().unwrap().to_owned()
+    };
+    let tracing = store_pipeline(&dir.join("mlflow.db"), Vec::new());
+    let layer = MlflowLayer::builder().tracing(&tracing).build().unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _agent = tracing::info_span!(
+            "invoke_agent weather-bot",
+            gen_ai.operation.name = "invoke_agent",
+            gen_ai.agent.name = "weather-bot",
+            gen_ai.conversation.id = "conv-42",
+            gen_ai.input.messages = raw(&["gen_ai.input.messages"]),
+            gen_ai.output.messages = raw(&["gen_ai.output.messages"]),
+            user.id = "user-7",
+        )
+        .entered();
+        drop(
+            tracing::info_span!(
+                "chat gpt-4o-mini",
+                gen_ai.operation.name = "chat",
+                gen_ai.provider.name = "openai",
+                gen_ai.request.model = "gpt-4o-mini",
+                gen_ai.response.model = "gpt-4o-mini-2024-07-18",
+                gen_ai.usage.input_tokens = 182,
+                gen_ai.usage.output_tokens = 24,
+                gen_ai.request.temperature = 0.2,
+                gen_ai.input.messages = raw(&["0", "gen_ai.input.messages"]),
+                gen_ai.output.messages = raw(&["0", "gen_ai.output.messages"]),
+                gen_ai.tool.definitions = raw(&["0", "gen_ai.tool.definitions"]),
+            )
+            .entered(),
+        );
+        drop(
+            tracing::info_span!(
+                "execute_tool get_weather",
+                gen_ai.operation.name = "execute_tool",
+                gen_ai.tool.name = "get_weather",
+                gen_ai.tool.call.id = "call_1",
+                gen_ai.tool.call.arguments = raw(&["1", "gen_ai.tool.call.arguments"]),
+                gen_ai.tool.call.result = raw(&["1", "gen_ai.tool.call.result"]),
+            )
+            .entered(),
+        );
+        drop(
+            tracing::info_span!(
+                "chat claude-sonnet-4-5",
+                gen_ai.operation.name = "chat",
+                gen_ai.provider.name = "anthropic",
+                gen_ai.request.model = "claude-sonnet-4-5",
+                gen_ai.usage.input_tokens = 2400,
+                gen_ai.usage.output_tokens = 310,
+                gen_ai.usage.cache_read.input_tokens = 1800,
+                gen_ai.usage.cache_write.input_tokens = 400,
+                gen_ai.output.messages = raw(&["2", "gen_ai.output.messages"]),
+            )
+            .entered(),
+        );
+    });
+    tracing.flush().unwrap();
+}
+
+#[test]
+fn the_tracing_bridge_stores_genai_spans_as_mlflows_store_stores_them() {
+    let Some(python) = mlflow_python() else {
+        return;
+    };
+    let (py_dir, rs_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    record_python(&python, py_dir.path());
+    record_weather_bot_with_tracing(rs_dir.path());
+    let theirs = stored(&py_dir.path().join("mlflow.db"), "0");
+    let ours = stored(&rs_dir.path().join("mlflow.db"), "0");
+    assert_eq!(ours.len(), 1);
+    let name = "invoke_agent weather-bot";
+    let (mut ours, mut theirs) = (ours[name].clone(), theirs[name].clone());
+    // Every span's content (attributes and their order, events, status), model, provider
+    // and costs, and the trace's info, tags and metadata are MLflow's, but for two things
+    // the bridge knows sooner: it translates each span as it ends, so the `type` column
+    // (which MLflow's store fills from the span as it arrives, before translating it) is
+    // the translated type, and the trace's `mlflow.traceInputs`/`traceOutputs` metadata
+    // (the root's inputs and outputs when the trace ends) are set.
+    for (span, kind) in [
+        ("invoke_agent weather-bot", "AGENT"),
+        ("chat gpt-4o-mini", "CHAT_MODEL"),
+        ("execute_tool get_weather", "TOOL"),
+        ("chat claude-sonnet-4-5", "CHAT_MODEL"),
+    ] {
+        assert_eq!(theirs["spans"][span]["type"], "UNKNOWN");
+        assert_eq!(ours["spans"][span]["type"], kind);
+        for side in [&mut ours, &mut theirs] {
+            side["spans"][span].as_object_mut().unwrap().remove("type");
+        }
+    }
+    let root_inputs = &ours["spans"][name]["content"]["attributes"]["mlflow.spanInputs"];
+    assert_eq!(ours["metadata"]["mlflow.traceInputs"], *root_inputs);
+    for key in ["mlflow.traceInputs", "mlflow.traceOutputs"] {
+        assert_eq!(theirs["metadata"][key], "");
+        for side in [&mut ours, &mut theirs] {
+            side["metadata"].as_object_mut().unwrap().remove(key);
+        }
+    }
+    assert_same(&ours, &theirs);
+}
+
 #[test]
 fn the_committed_price_catalog_is_what_mlflow_generates() {
     let Some(python) = mlflow_python() else {

@@ -18,7 +18,12 @@
 //! - `mlflow_disabled` / `mlflow_sampled_out`: tracing off, and sampling ratio 0;
 //! - `mlflow_timeout_cpu` / `mlflow_hook_cpu` / `mlflow_scope_cpu`: `mlflow_cpu` with a
 //!   trace timeout configured, with a span hook, inside a `TraceScope`;
-//! - `no_tracing`: building the same JSON values without any span, the floor.
+//! - `no_tracing`: building the same JSON values without any span, the floor;
+//! - `tracing_registry_only`: the span made with `tracing` (`info_span!`, the inputs and
+//!   outputs as fields), a `Registry` with no layer: what `tracing` itself costs;
+//! - `bridge`: that span recorded by the `tracing` bridge (`MlflowLayer`);
+//! - `bridge_genai`: a GenAI completion span as rig records it, through the bridge
+//!   (translated on the assembler's thread).
 //!
 //! Timed: the recording loop only. Between samples (untimed) the pipelines are flushed,
 //! and queues are sized so that nothing is dropped: what is measured is the full work, not
@@ -55,6 +60,20 @@
 //! 1.48–1.66 µs; `mlflow_scope_cpu` (inside a `TraceScope`: one context read and one
 //! reservation per trace) 1.49–1.65 µs. All within the runs' noise.
 //!
+//! The `tracing` bridge (one run, wall time, while other builds ran: compare within it):
+//!
+//! | scenario | per span |
+//! | --- | --- |
+//! | `otel_sdk` | 0.98 µs |
+//! | `mlflow` | 3.51 µs |
+//! | `tracing_registry_only` | 1.02 µs |
+//! | `bridge` | 6.89 µs |
+//! | `bridge_genai` | 5.31 µs |
+//!
+//! `bridge` formats its JSON inputs and outputs as fields (`%json!(..)`) and the bridge
+//! parses them back, which `set_inputs` does not; the GenAI span is translated on the
+//! assembler's thread, not the caller's (translating it as it closed cost ≈ 7 µs more).
+//!
 //! For scale: MLflow's Python SDK costs ≈ 200 µs per span on the same kind of machine
 //! (`py-overhead` in the shared reference). The background threads' share grows with the
 //! allocator's cross-thread cost: with glibc malloc, about 4–5 µs per single-span trace.
@@ -63,6 +82,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mlflow_tracing::bridge::MlflowLayer;
 use mlflow_tracing::{Protocol, Trace, TraceExporter, Tracing, TracingBuilder, start_span, trace};
 use mlflow_tracing_test_support::{Receiver, Tls};
 use opentelemetry::KeyValue;
@@ -72,6 +92,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
 use serde_json::json;
+use tracing_subscriber::prelude::*;
 
 /// Spans recorded between two flushes.
 const CHUNK: u64 = 20_000;
@@ -188,6 +209,46 @@ fn one_span(i: u64) {
     let span = start_span("span").start();
     span.set_inputs(json!({"x": i, "level": 0}));
     span.set_outputs(json!({"y": i + 1, "level": 0}));
+}
+
+/// [`one_span`] made with `tracing`: the inputs and outputs as fields.
+fn one_tracing_span(i: u64) {
+    let span = tracing::info_span!(
+        "span",
+        inputs = %json!({"x": i, "level": 0}),
+        outputs = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    span.record(
+        "outputs",
+        tracing::field::display(json!({"y": i + 1, "level": 0})),
+    );
+}
+
+/// A completion span as rig-core 0.44 records it (a few of its fields).
+fn one_genai_span(i: u64) {
+    let span = tracing::info_span!(
+        target: "rig::completions",
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = "gpt-4o-mini",
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        gen_ai.input.messages = tracing::field::Empty,
+        gen_ai.output.messages = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    span.record(
+        "gen_ai.input.messages",
+        r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#,
+    );
+    span.record("gen_ai.usage.input_tokens", i % 100);
+    span.record("gen_ai.usage.output_tokens", 7_u64);
+    span.record(
+        "gen_ai.output.messages",
+        r#"[{"role":"assistant","parts":[{"type":"text","content":"hello"}]}]"#,
+    );
 }
 
 #[trace(span_type = "TOOL")]
@@ -334,6 +395,36 @@ fn spans(c: &mut Criterion) {
             })
         })
     });
+
+    // The same span made with `tracing`: alone (a `Registry` and no layer), and recorded
+    // by the bridge; and a GenAI span as rig records it, translated by the bridge as it ends.
+    let bridged = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(
+            MlflowLayer::builder()
+                .tracing(&tracing)
+                .all_targets()
+                .build()
+                .expect("layer"),
+        ),
+    );
+    let registry_only = tracing::Dispatch::new(tracing_subscriber::registry());
+    for (name, dispatch, record) in [
+        (
+            "tracing_registry_only",
+            &registry_only,
+            one_tracing_span as fn(u64),
+        ),
+        ("bridge", &bridged, one_tracing_span),
+        ("bridge_genai", &bridged, one_genai_span),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                tracing::dispatcher::with_default(dispatch, || {
+                    tracing.in_scope(|| timed(iters, || drop(tracing.flush()), record))
+                })
+            })
+        });
+    }
 
     bench_one_span(&mut group, "mlflow_disabled", &Tracing::disabled());
     let sampled_out = mlflow_pipeline(&[("MLFLOW_TRACE_SAMPLING_RATIO", "0")]);

@@ -17,6 +17,10 @@ pub mod span {
     pub const FUNCTION_NAME: &str = "mlflow.spanFunctionName";
     /// The span's log level (10, 20, 30, 40, 50).
     pub const LOG_LEVEL: &str = "mlflow.spanLogLevel";
+    /// Not exported: the `tracing` bridge marks a span whose fields MLflow translates, for
+    /// the assembler to translate it off the recording thread (and the memory bound to
+    /// count room for what translation adds).
+    pub(crate) const TRANSLATE: &str = "mlflow_tracing.translate";
     /// A free-text description of the span.
     pub const DESCRIPTION: &str = "mlflow.spanDescription";
     /// Token usage of an LLM call: `{"input_tokens", "output_tokens", "total_tokens"}`.

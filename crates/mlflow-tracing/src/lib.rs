@@ -69,6 +69,25 @@
 //! [`Feedback`] and [`Expectation`]s on them, as `mlflow.log_feedback` does, so an
 //! evaluation loop can score traces from Rust.
 //!
+//! ## From `tracing`
+//!
+//! Programs instrumented with `tracing` (and LLM crates that put `gen_ai.*` fields on
+//! their `tracing` spans) get MLflow traces with one layer (feature `tracing`):
+//!
+//! ```no_run
+//! use tracing_subscriber::prelude::*;
+//!
+//! # fn main() -> Result<(), mlflow_tracing::BuildError> {
+//! let layer = mlflow_tracing::bridge::MlflowLayer::builder().target("my_app").build()?;
+//! tracing_subscriber::registry().with(layer).init();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Spans of the targets you name and spans with MLflow or GenAI fields become MLflow
+//! spans, nested with those of this SDK in both directions; fields named `span_type`,
+//! `inputs`, `outputs` and `error` mean what they say; see [`bridge`].
+//!
 //! ## Set-up and shutdown
 //!
 //! Tracing needs no set-up: the first span configures the global pipeline from the
@@ -122,6 +141,8 @@
 //! - `otlp-grpc` (default): OTLP over gRPC (tonic, on a private runtime; rustls).
 //! - `metrics` (default): span metrics (OpenTelemetry's metrics SDK); they are sent with
 //!   the OTLP transports, so they need `otlp-http` or `otlp-grpc`.
+//! - `tracing` (default): [`bridge::MlflowLayer`], a `tracing_subscriber` layer that
+//!   records `tracing` spans as MLflow spans (see [From `tracing`](#from-tracing)).
 //! - `testing`: `testing::InMemoryTraces`, an in-memory destination for tests.
 //! - `reqwest`: `propagation::reqwest`, a client span and W3C trace context headers for
 //!   each request sent with `send_traced()` (see [Distributed traces](#distributed-traces)).
@@ -141,6 +162,9 @@
 pub mod __bench;
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod bridge;
 pub mod propagation;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -10,8 +10,14 @@ mod support;
 #[path = "../../mlflow-trace-cli/src/demo_traces.rs"]
 mod demo_traces;
 
+#[cfg(feature = "tracing")]
+mod bridge;
+#[cfg(feature = "tracing")]
+mod bridge_genai;
 mod concurrency;
 mod context;
+#[cfg(all(feature = "tracing", feature = "local-store"))]
+mod examples;
 mod exit_paths;
 mod genai_semconv;
 mod global_lazy;

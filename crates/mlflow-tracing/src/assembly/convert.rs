@@ -83,8 +83,20 @@ pub(super) fn convert_span(data: SpanData, request_id: &Arc<str>) -> Span {
             })
             .collect(),
     };
+    let mut translate = false;
     for kv in data.attributes {
-        span.set_attribute(kv);
+        if kv.key.as_str() == keys::span::TRANSLATE {
+            translate = true;
+        } else {
+            span.set_attribute(kv);
+        }
+    }
+    if translate {
+        // A span of the `tracing` bridge: what MLflow's store adds to a span that has
+        // ended, where it adds it (after `mlflow.spanLogLevel`), for every destination.
+        for kv in translate::mlflow_attributes(&span.attributes, &span.events) {
+            span.set_attribute(kv);
+        }
     }
     span
 }

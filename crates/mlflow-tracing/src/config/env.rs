@@ -2,7 +2,9 @@
 //!
 //! Precedence is the same for all of them: a value set in code (the builder or
 //! [`set_tracking_uri`](crate::set_tracking_uri)) wins over the specific variable, which wins
-//! over the generic one, which wins over the default.
+//! over the generic one, which wins over the default. Every variable, with its default:
+//!
+#![doc = include_str!("../../CONFIGURATION.md")]
 
 /// Where traces go: `sqlite:///<path>` for an MLflow SQLite database, or the
 /// `http(s)://` URL of an MLflow tracking server. Unset means `sqlite:///mlflow.db` in the

@@ -13,6 +13,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 use crate::assembly::{Msg, Shared};
+use crate::keys;
 use crate::report;
 use crate::stats::Reason;
 use crate::sync::ENTRY_OVERHEAD;
@@ -96,7 +97,19 @@ pub(crate) fn estimate_size(span: &SpanData) -> usize {
         .iter()
         .map(|e| e.name.len() + ENTRY_OVERHEAD + attributes_size(&e.attributes))
         .sum();
-    SPAN_OVERHEAD + span.name.len() + attributes_size(&span.attributes) + events
+    let attributes = attributes_size(&span.attributes);
+    // A span the assembler translates gains at most a copy of what it has (inputs and
+    // outputs from messages, tools), and a few small values.
+    let translated = if span
+        .attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == keys::span::TRANSLATE)
+    {
+        attributes + SPAN_OVERHEAD
+    } else {
+        0
+    };
+    SPAN_OVERHEAD + span.name.len() + attributes + translated + events
 }
 
 fn attributes_size(attributes: &[KeyValue]) -> usize {

@@ -6,9 +6,11 @@
 //! is per thread: to continue a trace on another thread or in a spawned task, capture a
 //! [`TraceContext`] and attach it there.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::pin::Pin;
 use std::task::Poll;
@@ -44,9 +46,87 @@ impl CurrentSpan {
     }
 }
 
-/// The MLflow span current on this thread, if any.
+impl CurrentSpan {
+    /// When its span was created (see [`next_seq`]); 0 for a sampled-out trace and for a
+    /// remote parent (a span entered through the `tracing` bridge wins over them).
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            CurrentSpan::Recording(inner) => inner.seq,
+            CurrentSpan::Unsampled(_) | CurrentSpan::Remote(_) => 0,
+        }
+    }
+}
+
+/// The next number in the process's order of span creation.
+pub(crate) fn next_seq() -> u64 {
+    static SEQ: AtomicU64 = AtomicU64::new(1);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+thread_local! {
+    /// The spans the `tracing` bridge made current on this thread (its `tracing` spans
+    /// that are entered): (layer, `tracing` span id, creation number, span). Kept apart
+    /// from the OpenTelemetry context, which other layers (`tracing-opentelemetry`)
+    /// replace with contexts of their own while their spans are entered.
+    static ENTERED: RefCell<Vec<(u64, u64, u64, CurrentSpan)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes `span` current on this thread until [`exit_bridged`] with the same `owner` and
+/// `id`; `seq` is its creation number.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn enter_bridged(owner: u64, id: u64, seq: u64, span: CurrentSpan) {
+    let _ = ENTERED.try_with(|entered| {
+        if let Ok(mut entered) = entered.try_borrow_mut() {
+            entered.push((owner, id, seq, span));
+        }
+    });
+}
+
+/// Ends the latest [`enter_bridged`] of `owner` and `id` (spans may exit out of order).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn exit_bridged(owner: u64, id: u64) {
+    let removed = ENTERED
+        .try_with(|entered| {
+            let mut entered = entered.try_borrow_mut().ok()?;
+            let at = entered
+                .iter()
+                .rposition(|(o, i, _, _)| (*o, *i) == (owner, id))?;
+            Some(entered.remove(at))
+        })
+        .ok()
+        .flatten();
+    // Dropped outside the borrow.
+    drop(removed);
+}
+
+/// The MLflow span current on this thread, if any: the span of the OpenTelemetry context,
+/// or the latest span the `tracing` bridge entered, whichever was created last (a span
+/// started inside an entered `tracing` span is current within it, and a `tracing` span
+/// entered inside an MLflow span is current within that).
 pub(crate) fn current_span() -> Option<CurrentSpan> {
-    Context::map_current(|cx| cx.get::<CurrentSpan>().cloned())
+    let from_context = Context::map_current(|cx| cx.get::<CurrentSpan>().cloned());
+    let bridged = ENTERED
+        .try_with(|entered| {
+            let entered = entered.try_borrow().ok()?;
+            entered.last().map(|(_, _, seq, span)| (*seq, span.clone()))
+        })
+        .ok()
+        .flatten();
+    match (from_context, bridged) {
+        (Some(cx), Some((seq, bridged))) => Some(if seq > cx.seq() { bridged } else { cx }),
+        (None, Some((_, bridged))) => Some(bridged),
+        (cx, None) => cx,
+    }
+}
+
+/// Whether the context's span is `span`.
+fn same(in_context: Option<&CurrentSpan>, span: &CurrentSpan) -> bool {
+    match (in_context, span) {
+        (Some(CurrentSpan::Recording(a)), CurrentSpan::Recording(b)) => Arc::ptr_eq(a, b),
+        (Some(CurrentSpan::Unsampled(a)), CurrentSpan::Unsampled(b)) => a == b,
+        (Some(CurrentSpan::Remote(a)), CurrentSpan::Remote(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The span that is current on this thread (started with [`SpanBuilder::start`] or inside
@@ -107,9 +187,12 @@ impl fmt::Debug for TraceContext {
 impl TraceContext {
     /// Captures this thread's current context, including the current MLflow span.
     pub fn current() -> Self {
-        TraceContext {
-            cx: Context::current(),
-        }
+        let cx = Context::current();
+        let cx = match current_span() {
+            Some(span) if !same(cx.get::<CurrentSpan>(), &span) => cx.with_value(span),
+            _ => cx,
+        };
+        TraceContext { cx }
     }
 
     /// A context as it is.

@@ -32,6 +32,9 @@ pub(crate) struct SpanInner {
     pub(super) parent_id: Option<SpanId>,
     /// The root of its trace, or of this process's part of it (its parent is remote).
     pub(super) local_root: bool,
+    /// When the span was created, in the process's order of span creation: of two spans
+    /// that claim to be current, the later one is (see `context::current_span`).
+    pub(super) seq: u64,
     /// 0 = not set; else the explicit (or raised) level.
     log_level: AtomicU8,
     default_log_level: AtomicU8,
@@ -52,6 +55,7 @@ impl SpanInner {
         span_type: &SpanType,
     ) -> SpanInner {
         SpanInner {
+            seq: super::context::next_seq(),
             cx,
             pipeline,
             trace,
@@ -393,6 +397,26 @@ impl LiveSpan {
     pub fn end_at(&self, end_time: SystemTime) {
         if let Some(inner) = &self.inner {
             inner.end(Some(end_time));
+        }
+    }
+
+    /// Whether this span records into `tracing`'s pipeline.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn records_into(&self, tracing: &crate::setup::Tracing) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|i| Arc::ptr_eq(&i.pipeline, tracing.pipeline()))
+    }
+
+    /// Sets the outputs from their JSON text (the `tracing` bridge encodes them itself).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_outputs_json(&self, json: Value) {
+        if let Some(inner) = self.live() {
+            inner.outputs_set.store(true, Ordering::Release);
+            inner
+                .cx
+                .span()
+                .set_attribute(KeyValue::new(attr::OUTPUTS, json));
         }
     }
 

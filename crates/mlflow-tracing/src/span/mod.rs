@@ -20,6 +20,8 @@ pub use context::{
     ContextGuard, InTrace, TraceContext, TraceFutureExt, get_active_trace_id,
     get_current_active_span,
 };
+#[cfg_attr(not(feature = "tracing"), allow(unused_imports))]
+pub(crate) use context::{CurrentSpan, enter_bridged, exit_bridged, next_seq};
 pub use guard::SpanGuard;
 pub use instrument::Instrumented;
 pub use live::LiveSpan;

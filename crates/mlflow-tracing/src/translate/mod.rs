@@ -40,14 +40,14 @@ pub(crate) fn for_store(span: &Span, prices: &Prices) -> Span {
     let attrs = span.attributes();
     let attributes = match attrs.split_last() {
         Some((last, recorded)) if last.key.as_str() == attr::LLM_COST => {
-            let again = translate(recorded, span.events(), prices);
+            let again = translate(recorded, span.events(), Some(prices));
             if get(&again, attr::LLM_COST) == Some(&last.value) {
                 again
             } else {
-                translate(attrs, span.events(), prices)
+                translate(attrs, span.events(), Some(prices))
             }
         }
-        _ => translate(attrs, span.events(), prices),
+        _ => translate(attrs, span.events(), Some(prices)),
     };
     Span {
         trace_id: span.trace_id.clone(),
@@ -94,7 +94,7 @@ pub(crate) fn price(span: &Span, prices: &Prices) -> Option<String> {
     if !has_tokens || has(attrs, attr::LLM_COST) {
         return None;
     }
-    let translated = translate(attrs, span.events(), prices);
+    let translated = translate(attrs, span.events(), Some(prices));
     get(&translated, attr::LLM_COST)
         .and_then(as_str)
         .map(str::to_owned)
@@ -141,8 +141,27 @@ fn dumped(value: &impl serde::Serialize) -> OtelValue {
     string(json::dumps(value))
 }
 
-/// `translate_span_when_storing`, on the attributes and events of one span.
-fn translate(recorded: &[KeyValue], events: &[SpanEvent], prices: &Prices) -> Vec<KeyValue> {
+/// MLflow's attributes that storing a span recorded with `recorded` and `events` would
+/// add or change (the span type, inputs, outputs, token usage, message format, tools,
+/// model, provider), for the spans of the `tracing` bridge: the assembler sets them, so
+/// every destination sees them. The cost is left to [`price`], with the pipeline's prices.
+pub(crate) fn mlflow_attributes(recorded: &[KeyValue], events: &[SpanEvent]) -> Vec<KeyValue> {
+    translate(recorded, events, None)
+        .into_iter()
+        .filter(|kv| {
+            let key = kv.key.as_str();
+            key.starts_with("mlflow.") && get(recorded, key) != Some(&kv.value)
+        })
+        .collect()
+}
+
+/// `translate_span_when_storing`, on the attributes and events of one span; without
+/// `prices`, no cost.
+fn translate(
+    recorded: &[KeyValue],
+    events: &[SpanEvent],
+    prices: Option<&Prices>,
+) -> Vec<KeyValue> {
     let mut a = sanitize(recorded);
     if let Some(kind) = SCHEMAS.iter().find_map(|s| s.span_type(&a)) {
         let current = get(&a, attr::SPAN_TYPE)
@@ -224,7 +243,8 @@ fn translate(recorded: &[KeyValue], events: &[SpanEvent], prices: &Prices) -> Ve
     {
         set(&mut a, attr::MODEL_PROVIDER, dumped(&provider));
     }
-    if !has(&a, attr::LLM_COST)
+    if let Some(prices) = prices
+        && !has(&a, attr::LLM_COST)
         && let Some(cost) = cost(&a, prices)
     {
         set(&mut a, attr::LLM_COST, dumped(&cost));
