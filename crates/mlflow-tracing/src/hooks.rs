@@ -175,9 +175,10 @@ impl HookSpan<'_> {
         self.span.span_id()
     }
 
-    /// Whether this is the trace's root span.
+    /// Whether this is the trace's root span (in a trace continued from another process:
+    /// the root of this process's part, whose parent is remote).
     pub fn is_root(&self) -> bool {
-        self.span.parent_id().is_none()
+        self.span.is_local_root()
     }
 
     /// The MLflow trace id, `tr-<32 hex>`.

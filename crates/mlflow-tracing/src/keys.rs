@@ -39,6 +39,54 @@ pub mod span {
     pub const TRACE_TAG_PREFIX: &str = "mlflow.traceTag.";
 }
 
+/// OpenTelemetry's GenAI semantic conventions, as MLflow writes them when it translates
+/// spans for OTLP (`GenAiSemconvKey`, `MLFLOW_ENABLE_OTEL_GENAI_SEMCONV`). Defined here:
+/// the `opentelemetry-semantic-conventions` crate's GenAI constants are deprecated.
+pub mod gen_ai {
+    /// The conversation (session) id.
+    pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
+    /// `chat`, `generate_content`, `embeddings`, `execute_tool`, `invoke_agent`, …
+    pub const OPERATION_NAME: &str = "gen_ai.operation.name";
+    /// The model asked for.
+    pub const REQUEST_MODEL: &str = "gen_ai.request.model";
+    /// The model that answered.
+    pub const RESPONSE_MODEL: &str = "gen_ai.response.model";
+    /// The response's id.
+    pub const RESPONSE_ID: &str = "gen_ai.response.id";
+    /// The provider (`openai`, `anthropic`, …).
+    pub const PROVIDER_NAME: &str = "gen_ai.provider.name";
+    /// Input (prompt) tokens.
+    pub const USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+    /// Output (completion) tokens.
+    pub const USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    /// The input messages, JSON: `[{"role", "parts": [...]}]`.
+    pub const INPUT_MESSAGES: &str = "gen_ai.input.messages";
+    /// The output messages, JSON.
+    pub const OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+    /// The system instructions, JSON parts.
+    pub const SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+    /// Sampling temperature.
+    pub const REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+    /// Maximum tokens to generate.
+    pub const REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+    /// Nucleus sampling.
+    pub const REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+    /// Stop sequences.
+    pub const REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+    /// Why generation stopped, per choice.
+    pub const RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+    /// The tools offered, JSON.
+    pub const TOOL_DEFINITIONS: &str = "gen_ai.tool.definitions";
+    /// The tool a span executes.
+    pub const TOOL_NAME: &str = "gen_ai.tool.name";
+    /// The tool call's arguments, JSON.
+    pub const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+    /// The tool call's result, JSON.
+    pub const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+    /// The agent a span invokes.
+    pub const AGENT_NAME: &str = "gen_ai.agent.name";
+}
+
 /// Trace metadata keys (`TraceMetadataKey` in the Python SDK).
 pub mod metadata {
     /// The user who produced the trace.

@@ -12,7 +12,9 @@
 //! With `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) set, spans go
 //! to any OpenTelemetry backend over OTLP instead (gRPC by default, as in MLflow, or
 //! `http/protobuf` / `http/json`), configured by the standard `OTEL_EXPORTER_OTLP_*`
-//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both. With
+//! variables; `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends to both, and
+//! `MLFLOW_ENABLE_OTEL_GENAI_SEMCONV=true` sends the spans in OpenTelemetry's GenAI
+//! semantic conventions ([`keys::gen_ai`]), translated as MLflow translates them. With
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (or the generic endpoint) set, every span's
 //! duration also goes to the histogram `mlflow.trace.span.duration` over OTLP, as MLflow
 //! records it, for Prometheus and Grafana (see [Span metrics](#span-metrics)). Every
@@ -122,6 +124,14 @@
 //! (`MLFLOW_TRACE_METRICS_ATTRIBUTES`). A bad metrics setting turns the metrics off,
 //! reported, and never stops traces.
 //!
+//! ## Distributed traces
+//!
+//! One trace can span services, in Rust and in Python: [`propagation`] carries the current
+//! span to a service in W3C `traceparent`/`tracestate` headers and continues a trace from
+//! them, as MLflow's `get_tracing_context_headers_for_http_request` and
+//! `set_tracing_context_from_http_request_headers` do. The service's spans are stored as
+//! MLflow stores them: as spans of the caller's trace, so the store holds one trace.
+//!
 //! ## Feature flags
 //!
 //! - `macros` (default): the `#[trace]` attribute.
@@ -134,6 +144,11 @@
 //! - `tracing` (default): [`bridge::MlflowLayer`], a `tracing_subscriber` layer that
 //!   records `tracing` spans as MLflow spans (see [From `tracing`](#from-tracing)).
 //! - `testing`: `testing::InMemoryTraces`, an in-memory destination for tests.
+//! - `reqwest`: `propagation::reqwest`, a client span and W3C trace context headers for
+//!   each request sent with `send_traced()` (see [Distributed traces](#distributed-traces)).
+//! - `tower`: `propagation::tower::MlflowTraceLayer`, a server span for each request a
+//!   `tower` service handles, continuing the caller's trace.
+//! - `axum`: `tower`, with axum's route in span names and `http.route`.
 //!
 //! Export never uses the application's async runtime: it runs on the pipeline's own
 //! threads, so tracing behaves the same from `fn main`, a multi-thread and a current-thread
@@ -150,6 +165,7 @@ pub mod __private;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod bridge;
+pub mod propagation;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -19,8 +19,11 @@ mod context;
 #[cfg(all(feature = "tracing", feature = "local-store"))]
 mod examples;
 mod exit_paths;
+mod genai_semconv;
 mod global_lazy;
 mod hooks;
+#[cfg(all(feature = "axum", feature = "reqwest"))]
+mod http_propagation;
 mod local_store;
 mod losses;
 mod macros;
@@ -29,6 +32,7 @@ mod metrics;
 mod mlflow_vars;
 mod otlp;
 mod outages;
+mod propagation;
 mod rejections;
 mod sampling;
 mod server;

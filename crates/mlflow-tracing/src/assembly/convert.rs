@@ -66,6 +66,7 @@ pub(super) fn convert_span(data: SpanData, request_id: &Arc<str>) -> Span {
         otel_trace_id: data.span_context.trace_id(),
         span_id: data.span_context.span_id(),
         parent_id: (data.parent_span_id != SpanId::INVALID).then_some(data.parent_span_id),
+        parent_is_remote: data.parent_span_is_remote && data.parent_span_id != SpanId::INVALID,
         name: data.name,
         start_time_ns: unix_nanos(data.start_time),
         end_time_ns: unix_nanos(data.end_time),

@@ -41,7 +41,7 @@ pub(super) fn run(
         tags: &pending.tags,
         metadata: &pending.metadata,
     };
-    let is_root = span.parent_id.is_none();
+    let is_root = span.is_local_root();
     match hooks.run(span, &view) {
         Outcome::Keep => true,
         Outcome::Dropped => {

@@ -187,6 +187,13 @@ impl Assembler {
     fn handle_message(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::TraceStarted(shared, ticket) => {
+                if let Some(pending) = self.pending.get_mut(&shared.otel_trace_id) {
+                    if let Some(scope) = shared.scope.clone() {
+                        pending.apply((*scope).clone());
+                    }
+                    pending.add_part(shared, ticket);
+                    return true;
+                }
                 let mut pending = Pending::new(shared, &self.settings.trace_metadata, ticket);
                 if let Some(scope) = pending.shared.scope.clone() {
                     pending.apply((*scope).clone());
@@ -255,8 +262,8 @@ impl Assembler {
             return;
         };
         let mut span = convert_span(data, &pending.shared.request_id);
-        let is_root = span.parent_id.is_none();
-        pending.root_ended |= is_root;
+        let is_root = span.is_local_root();
+        pending.roots_ended += u32::from(is_root);
         pending.received += 1;
         if !self.settings.hooks.is_empty()
             && !hooks::run(
@@ -335,7 +342,7 @@ impl Assembler {
         if !self.finish_hooked(&mut pending) {
             return;
         }
-        if !pending.root_ended {
+        if !pending.root_ended() {
             self.count_lost(&pending, Reason::OverMemoryBound);
             report::warn("root-dropped", || {
                 format!(

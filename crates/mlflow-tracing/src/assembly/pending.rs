@@ -24,10 +24,15 @@ use crate::types::{StatusCode, TraceState};
 pub(super) struct Pending {
     pub(super) shared: Arc<TraceShared>,
     pub(super) spans: Vec<Span>,
+    /// Other parts of the same trace started in this pipeline while it was pending: spans
+    /// continuing it from W3C trace context that came back to this process (a service
+    /// calling itself, or a caller and its service in one program).
+    pub(super) parts: Vec<Arc<TraceShared>>,
     pub(super) received: u32,
     /// Spans of this trace lost before they reached the assembler (over the memory bound).
     pub(super) lost_spans: u32,
-    pub(super) root_ended: bool,
+    /// Roots (of the trace, and of each of its other parts) that have ended.
+    pub(super) roots_ended: u32,
     pub(super) root_dropped: bool,
     pub(super) tags: IndexMap<String, String>,
     pub(super) metadata: IndexMap<String, String>,
@@ -47,8 +52,24 @@ pub(super) struct Pending {
 
 impl Pending {
     pub(super) fn is_complete(&self) -> bool {
-        (self.root_ended || self.root_dropped)
-            && self.received + self.lost_spans >= self.shared.started.load(Ordering::Acquire)
+        let started = self
+            .parts
+            .iter()
+            .chain(std::iter::once(&self.shared))
+            .map(|part| part.started.load(Ordering::Acquire))
+            .sum::<u32>();
+        (self.root_ended() || self.root_dropped) && self.received + self.lost_spans >= started
+    }
+
+    /// Whether the root of every part has ended.
+    pub(super) fn root_ended(&self) -> bool {
+        self.roots_ended as usize > self.parts.len()
+    }
+
+    /// Another part of this trace started (see [`Pending::parts`]).
+    pub(super) fn add_part(&mut self, part: Arc<TraceShared>, ticket: Ticket) {
+        self.ticket.merge(ticket);
+        self.parts.push(part);
     }
 
     /// A span of this trace was lost before it reached the assembler: the trace will be
@@ -125,9 +146,10 @@ impl Pending {
         Pending {
             shared,
             spans: Vec::new(),
+            parts: Vec::new(),
             received: 0,
             lost_spans: 0,
-            root_ended: false,
+            roots_ended: 0,
             root_dropped: false,
             tags,
             metadata,
@@ -178,7 +200,24 @@ impl Pending {
     ) -> CompletedTrace {
         let mut pending = self;
         pending.spans.sort_by_key(|s| s.start_time_ns);
-        let root = pending.spans.iter().find(|s| s.parent_id.is_none());
+        if !pending.parts.is_empty() {
+            // A part whose remote parent is a span of this very trace is not remote after
+            // all: the trace holds both.
+            let ids: std::collections::HashSet<_> =
+                pending.spans.iter().map(|s| s.span_id).collect();
+            for span in &mut pending.spans {
+                if span.parent_is_remote && span.parent_id.is_some_and(|p| ids.contains(&p)) {
+                    span.parent_is_remote = false;
+                }
+            }
+        }
+        // The root: the span without a parent, else (this process's part of a trace) the
+        // first whose parent is remote.
+        let root = pending
+            .spans
+            .iter()
+            .find(|s| s.parent_id.is_none())
+            .or_else(|| pending.spans.iter().find(|s| s.parent_is_remote));
         let (start, end, root_error, inputs, outputs) = match root {
             Some(root) => (
                 root.start_time_ns,

@@ -44,11 +44,15 @@ impl Assembler {
             // MLflow formats the timeout as the integer it read.
             let secs = timeout.as_secs().max(u64::from(timeout.subsec_nanos() > 0));
             let message = timeout_message(&shared.request_id, secs);
-            for span in shared.take_open() {
-                let exception = span
-                    .is_root()
-                    .then_some((TIMEOUT_EXCEPTION_TYPE, message.as_str()));
-                span.end_timed_out(exception);
+            // Every part of the trace this pipeline holds (see `Pending::parts`).
+            let parts = std::iter::once(shared.clone()).chain(pending.parts.iter().cloned());
+            for part in parts.collect::<Vec<_>>() {
+                for span in part.take_open() {
+                    let exception = span
+                        .is_root()
+                        .then_some((TIMEOUT_EXCEPTION_TYPE, message.as_str()));
+                    span.end_timed_out(exception);
+                }
             }
             self.shared.counters.traces_timed_out.inc();
             report::warn("trace-timed-out", || {

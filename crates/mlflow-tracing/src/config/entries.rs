@@ -97,6 +97,11 @@ impl Settings {
                 });
                 entries.push(entry("OTLP export timeout", &b.export_timeout, millis));
                 entries.push(entry(
+                    "OTLP spans in the GenAI conventions",
+                    &otlp.genai_semconv,
+                    bool::to_string,
+                ));
+                entries.push(entry(
                     "dual export (store + OTLP)",
                     &self.dual_export,
                     bool::to_string,

@@ -216,8 +216,10 @@ pub const MLFLOW_TRACE_PROPAGATE_TO_OTEL_CONTEXT: &str = "MLFLOW_TRACE_PROPAGATE
 /// MLflow's private id generator. No effect (reported when set).
 pub const MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR: &str =
     "MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR";
-/// MLflow's translation of OTLP spans to the GenAI semantic conventions. Not implemented
-/// (reported when set): OTLP spans are in MLflow's format.
+/// `true`: spans sent over OTLP are translated to OpenTelemetry's GenAI semantic
+/// conventions (`gen_ai.*`), as MLflow translates them, for backends that read those
+/// (Langfuse, Datadog, Grafana). Default `false`: MLflow's own attributes. Other
+/// destinations are not affected.
 pub const MLFLOW_ENABLE_OTEL_GENAI_SEMCONV: &str = "MLFLOW_ENABLE_OTEL_GENAI_SEMCONV";
 /// MLflow's attachment extraction. No effect (reported when set).
 pub const MLFLOW_TRACE_EXTRACT_ATTACHMENTS: &str = "MLFLOW_TRACE_EXTRACT_ATTACHMENTS";

@@ -55,11 +55,6 @@ pub(crate) const WITHOUT_EFFECT: &[(&str, &str)] = &[
          not affect",
     ),
     (
-        env::MLFLOW_ENABLE_OTEL_GENAI_SEMCONV,
-        "spans go over OTLP in MLflow's format; translating them to the GenAI semantic \
-         conventions is not implemented",
-    ),
-    (
         env::MLFLOW_TRACE_EXTRACT_ATTACHMENTS,
         "mlflow-tracing records no attachments",
     ),

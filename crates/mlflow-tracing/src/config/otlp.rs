@@ -156,6 +156,9 @@ pub(crate) struct OtlpSettings {
 pub(crate) struct OtlpTraces {
     pub(crate) exporter: OtlpSettings,
     pub(crate) batch: BatchSettings,
+    /// `MLFLOW_ENABLE_OTEL_GENAI_SEMCONV`: spans translated to OpenTelemetry's GenAI
+    /// semantic conventions, as MLflow translates them.
+    pub(crate) genai_semconv: Setting<bool>,
 }
 
 /// OTLP settings made in code; they win over the environment.
@@ -166,6 +169,7 @@ pub(crate) struct OtlpCode {
     pub(crate) headers: Option<Vec<(String, String)>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
+    pub(crate) genai_semconv: Option<bool>,
 }
 
 /// Resolves the OTLP trace exporter's settings; `None` when OTLP export is off (no
@@ -198,7 +202,17 @@ pub(crate) fn resolve_traces(e: &Env, code: &OtlpCode) -> Result<Option<OtlpTrac
             )
             .map(millis)?,
     };
-    Ok(Some(OtlpTraces { exporter, batch }))
+    let genai_semconv = e.resolve(
+        code.genai_semconv,
+        &[env::MLFLOW_ENABLE_OTEL_GENAI_SEMCONV],
+        parse_bool,
+        false,
+    )?;
+    Ok(Some(OtlpTraces {
+        exporter,
+        batch,
+        genai_semconv,
+    }))
 }
 
 /// Resolves one signal's exporter: code > the signal's variable > the generic one >

@@ -40,6 +40,7 @@ pub(crate) struct CodeSettings {
     pub(crate) source_run: Option<String>,
     pub(crate) active_model_id: Option<String>,
     pub(crate) otlp: OtlpCode,
+    pub(crate) dual_export: Option<bool>,
     pub(crate) metrics: MetricsCode,
     /// `TracingBuilder::model_price`, in order.
     pub(crate) model_prices: Vec<crate::pricing::ModelPrice>,
@@ -207,7 +208,7 @@ impl Settings {
         let otlp = otlp::resolve_traces(e, &code.otlp)?;
         let metrics = metrics::resolve_metrics(e, &code.metrics);
         let dual_export = e.resolve(
-            None,
+            code.dual_export,
             &[
                 env::MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT,
                 env::MLFLOW_ENABLE_DUAL_EXPORT,

@@ -141,14 +141,14 @@ impl EndedSpan {
         &self.trace
     }
 
-    /// Whether it is the root span of its trace (it has no parent), as the assembler and
-    /// MLflow decide it.
+    /// Whether it is the root span of its trace (it has no parent, or its parent is
+    /// remote), as the assembler decides it.
     #[cfg_attr(
         not(all(feature = "metrics", any(feature = "otlp-http", feature = "otlp-grpc"))),
         allow(dead_code)
     )]
     pub(crate) fn is_root(&self) -> bool {
-        self.span.parent_id.is_none()
+        self.span.is_local_root()
     }
 }
 

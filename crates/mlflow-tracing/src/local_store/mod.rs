@@ -18,6 +18,7 @@
 mod assessments;
 mod derive;
 mod filter;
+mod part;
 mod read;
 mod search;
 mod writability;

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::{Experiment, Store, StoreError, derive, retry_locked, sqlite_err};
+use super::{Experiment, Store, StoreError, derive, part, retry_locked, sqlite_err};
 use crate::keys::{metadata, span as attr, tag};
 use crate::model::size_stats::size_stats_of;
 use crate::model::summary::truncate_chars;
@@ -121,8 +121,11 @@ fn is_about_one_trace(err: &rusqlite::Error) -> bool {
 
 /// A trace as the rows MLflow's store writes for it, every value computed.
 pub(crate) struct TraceRows<'a> {
-    trace_id: &'a str,
-    experiment_id: i64,
+    pub(super) trace_id: &'a str,
+    pub(super) experiment_id: i64,
+    /// This process's part of a distributed trace (its root's parent is remote): only
+    /// its spans are logged, as MLflow logs them ([`part`]).
+    pub(super) part: bool,
     /// The trace's info with what the store derives from its spans (its tags and
     /// metadata moved to `tags` and `metadata`).
     info: TraceInfo,
@@ -130,13 +133,13 @@ pub(crate) struct TraceRows<'a> {
     session_id: Option<String>,
     tokens: [Option<i64>; 6],
     costs: [Option<f64>; 3],
-    tags: Vec<(String, String)>,
+    pub(super) tags: Vec<(String, String)>,
     metadata: Vec<(String, String)>,
-    spans: Vec<SpanRow>,
+    pub(super) spans: Vec<SpanRow>,
 }
 
 /// One `spans` row.
-struct SpanRow {
+pub(super) struct SpanRow {
     span_id: String,
     parent_id: Option<String>,
     name: std::borrow::Cow<'static, str>,
@@ -144,8 +147,8 @@ struct SpanRow {
     /// translated one).
     span_type: Option<String>,
     status: &'static str,
-    start_time_ns: i64,
-    end_time_ns: i64,
+    pub(super) start_time_ns: i64,
+    pub(super) end_time_ns: i64,
     content: String,
     costs: [Option<f64>; 3],
     model_name: Option<String>,
@@ -243,6 +246,7 @@ pub(crate) fn encode<'a>(
     TraceRows {
         trace_id,
         experiment_id: experiment.id.parse().unwrap_or(0),
+        part: trace.remote_parent_id().is_some(),
         info: derived,
         trace_name,
         session_id,
@@ -292,6 +296,9 @@ impl SpanRow {
 
 /// Inserts the rows of one trace, with statements prepared once per connection.
 fn insert(tx: &Connection, rows: &TraceRows<'_>) -> rusqlite::Result<()> {
+    if rows.part {
+        return part::write_part(tx, rows);
+    }
     let info = &rows.info;
     let trace_id = rows.trace_id;
     let [
@@ -303,56 +310,104 @@ fn insert(tx: &Connection, rows: &TraceRows<'_>) -> rusqlite::Result<()> {
         above_1hr,
     ] = rows.tokens;
     let [input_cost, output_cost, total_cost] = rows.costs;
-    tx.prepare_cached(
-        "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
+    let generation = tx
+        .prepare_cached(
+            "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, \
          status, client_request_id, request_preview, response_preview, db_payload_generation, \
          trace_name, session_id, input_tokens, output_tokens, total_tokens, \
          cache_read_input_tokens, cache_creation_input_tokens, \
          cache_creation_input_tokens_above_1hr, input_cost, output_cost, total_cost) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19)",
-    )?
-    .execute(params![
-        trace_id,
-        rows.experiment_id,
-        info.request_time_ms(),
-        info.execution_duration_ms(),
-        info.state().as_str(),
-        info.client_request_id(),
-        info.request_preview(),
-        info.response_preview(),
-        rows.trace_name,
-        rows.session_id,
-        input_tokens,
-        output_tokens,
-        total_tokens,
-        cache_read,
-        cache_creation,
-        above_1hr,
-        input_cost,
-        output_cost,
-        total_cost,
-    ])?;
+         ?18, ?19) \
+         ON CONFLICT (request_id) DO UPDATE SET experiment_id = excluded.experiment_id, \
+         timestamp_ms = excluded.timestamp_ms, execution_time_ms = excluded.execution_time_ms, \
+         status = excluded.status, client_request_id = excluded.client_request_id, \
+         request_preview = coalesce(excluded.request_preview, request_preview), \
+         response_preview = coalesce(excluded.response_preview, response_preview), \
+         db_payload_generation = db_payload_generation + 1, \
+         trace_name = coalesce(excluded.trace_name, trace_name), \
+         session_id = coalesce(excluded.session_id, session_id), \
+         input_tokens = coalesce(excluded.input_tokens, input_tokens), \
+         output_tokens = coalesce(excluded.output_tokens, output_tokens), \
+         total_tokens = coalesce(excluded.total_tokens, total_tokens), \
+         cache_read_input_tokens = coalesce(excluded.cache_read_input_tokens, \
+         cache_read_input_tokens), cache_creation_input_tokens = \
+         coalesce(excluded.cache_creation_input_tokens, cache_creation_input_tokens), \
+         cache_creation_input_tokens_above_1hr = \
+         coalesce(excluded.cache_creation_input_tokens_above_1hr, \
+         cache_creation_input_tokens_above_1hr), \
+         input_cost = coalesce(excluded.input_cost, input_cost), \
+         output_cost = coalesce(excluded.output_cost, output_cost), \
+         total_cost = coalesce(excluded.total_cost, total_cost) \
+         RETURNING db_payload_generation",
+        )?
+        .query_row(
+            params![
+                trace_id,
+                rows.experiment_id,
+                info.request_time_ms(),
+                info.execution_duration_ms(),
+                info.state().as_str(),
+                info.client_request_id(),
+                info.request_preview(),
+                info.response_preview(),
+                rows.trace_name,
+                rows.session_id,
+                input_tokens,
+                output_tokens,
+                total_tokens,
+                cache_read,
+                cache_creation,
+                above_1hr,
+                input_cost,
+                output_cost,
+                total_cost,
+            ],
+            |row| row.get::<_, i64>(0),
+        )?;
 
-    // Plain inserts: a trace's keys are unique, and a trace already stored fails at its
-    // `trace_info` row. (`OR REPLACE` would make SQLite journal every statement.)
-    let mut insert_tag =
-        tx.prepare_cached("INSERT INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)")?;
+    // The trace may be there already: created by the spans another process logged for its
+    // part of this trace (distributed tracing). MLflow's `start_trace` then merges: its own
+    // values win; previews, name, session, token usage and cost only where it has them;
+    // tags and metadata are set over the placeholder's, and the spans already logged move
+    // to its experiment. Otherwise plain inserts: a trace's keys are unique, and a trace
+    // already stored fails at its spans. (`OR REPLACE` would make SQLite journal every
+    // statement.)
+    let merged = generation > 1;
+    let or_replace = if merged { "OR REPLACE " } else { "" };
+    let mut insert_tag = tx.prepare_cached(&format!(
+        "INSERT {or_replace}INTO trace_tags (key, value, request_id) VALUES (?1, ?2, ?3)"
+    ))?;
     for (key, value) in &rows.tags {
         insert_tag.execute(params![key, value, trace_id])?;
     }
-    let mut insert_metadata = tx.prepare_cached(
-        "INSERT INTO trace_request_metadata (key, value, request_id) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut insert_metadata = tx.prepare_cached(&format!(
+        "INSERT {or_replace}INTO trace_request_metadata (key, value, request_id) \
+         VALUES (?1, ?2, ?3)"
+    ))?;
     for (key, value) in &rows.metadata {
         insert_metadata.execute(params![key, value, trace_id])?;
     }
-    let mut insert_span = tx.prepare_cached(
-        "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
+    if merged {
+        tx.prepare_cached("UPDATE spans SET experiment_id = ?1 WHERE trace_id = ?2")?
+            .execute(params![rows.experiment_id, trace_id])?;
+    }
+    insert_spans(tx, rows, "INSERT")
+}
+
+/// Inserts the trace's spans (`verb`: `INSERT`, or `INSERT OR REPLACE` to log them again).
+pub(super) fn insert_spans(
+    tx: &Connection,
+    rows: &TraceRows<'_>,
+    verb: &str,
+) -> rusqlite::Result<()> {
+    let trace_id = rows.trace_id;
+    let mut insert_span = tx.prepare_cached(&format!(
+        "{verb} INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, \
          start_time_unix_nano, end_time_unix_nano, content, input_cost, output_cost, total_cost, \
          model_name, model_provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-         ?13, ?14, ?15)",
-    )?;
+         ?13, ?14, ?15)"
+    ))?;
     for span in &rows.spans {
         let [input_cost, output_cost, total_cost] = span.costs;
         insert_span.execute(params![

@@ -52,6 +52,9 @@ pub struct Span {
     pub(crate) otel_trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) parent_id: Option<SpanId>,
+    /// Whether the parent is a span of another process (a trace continued from W3C
+    /// trace context): this span is then the root of this process's part of the trace.
+    pub(crate) parent_is_remote: bool,
     pub(crate) name: Cow<'static, str>,
     pub(crate) start_time_ns: u64,
     pub(crate) end_time_ns: u64,
@@ -79,6 +82,18 @@ impl Span {
     /// The parent's span id; `None` for the root span.
     pub fn parent_id(&self) -> Option<SpanId> {
         self.parent_id
+    }
+
+    /// Whether the parent is a span of another process: the span continues a trace from
+    /// incoming W3C trace context (see [`propagation`](crate::propagation)).
+    pub fn parent_is_remote(&self) -> bool {
+        self.parent_is_remote
+    }
+
+    /// Whether this span is the root of the trace as this process recorded it: it has no
+    /// parent, or its parent is remote.
+    pub fn is_local_root(&self) -> bool {
+        self.parent_id.is_none() || self.parent_is_remote
     }
 
     /// The span name.

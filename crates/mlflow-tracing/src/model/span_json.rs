@@ -135,6 +135,7 @@ pub(crate) mod tests {
             otel_trace_id: TraceId::from_bytes(hex_to_bytes("2595d2b5032242e48f6a6b461726e3db")),
             span_id: SpanId::from_bytes(hex_to_bytes("b2f251691cb86193")),
             parent_id: None,
+            parent_is_remote: false,
             name: Cow::Borrowed("foo"),
             start_time_ns: 1795462123628128158,
             end_time_ns: 1795462123670445894,

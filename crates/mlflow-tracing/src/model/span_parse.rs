@@ -60,6 +60,7 @@ impl Span {
             otel_trace_id,
             span_id,
             parent_id,
+            parent_is_remote: false,
             name: Cow::Owned(
                 v.get("name")
                     .and_then(Value::as_str)

@@ -1,6 +1,7 @@
 //! A finished trace: [`Trace`] and its [`TraceInfo`].
 
 use indexmap::IndexMap;
+use opentelemetry::trace::SpanId;
 
 use super::Span;
 use crate::keys;
@@ -28,9 +29,26 @@ impl Trace {
         &self.spans
     }
 
-    /// The root span (the one without a parent).
+    /// The root span: the one without a parent or, in this process's part of a trace
+    /// continued from another process, the one whose parent is remote.
     pub fn root_span(&self) -> Option<&Span> {
-        self.spans.iter().find(|s| s.parent_id.is_none())
+        self.spans
+            .iter()
+            .find(|s| s.parent_id.is_none())
+            .or_else(|| self.spans.iter().find(|s| s.parent_is_remote))
+    }
+
+    /// The span of another process this trace continues (W3C trace context), when this
+    /// is this process's part of a distributed trace (it has no span without a parent):
+    /// its root's parent.
+    pub fn remote_parent_id(&self) -> Option<SpanId> {
+        if self.spans.iter().any(|s| s.parent_id.is_none()) {
+            return None;
+        }
+        self.spans
+            .iter()
+            .find(|s| s.parent_is_remote)
+            .and_then(|s| s.parent_id)
     }
 
     /// The first span with this name.

@@ -196,6 +196,21 @@ impl TracingBuilder {
         self
     }
 
+    /// With OTLP export configured, sends traces to the MLflow store the tracking URI
+    /// names too (`MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT`), rather than to OTLP only.
+    pub fn dual_export(mut self, enabled: bool) -> Self {
+        self.code.dual_export = Some(enabled);
+        self
+    }
+
+    /// Sends spans over OTLP in OpenTelemetry's GenAI semantic conventions (`gen_ai.*`),
+    /// translated as MLflow translates them (`MLFLOW_ENABLE_OTEL_GENAI_SEMCONV`), or in
+    /// MLflow's own attributes (`false`, the default). Other destinations are not affected.
+    pub fn otlp_genai_semconv(mut self, enabled: bool) -> Self {
+        self.code.otlp.genai_semconv = Some(enabled);
+        self
+    }
+
     /// Records span durations in the histogram `mlflow.trace.span.duration`, exported over
     /// OTLP to `endpoint` (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), used as given: the URL
     /// requests go to for HTTP (`http://prometheus:9090/api/v1/otlp/v1/metrics`), or the

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use serde::Serialize;
 
@@ -60,7 +60,9 @@ enum Target {
     /// Tracing is off: a no-op span.
     Noop,
     /// Inside a sampled-out trace: a no-op span that keeps children no-op too.
-    Unsampled,
+    Unsampled(Option<SpanContext>),
+    /// The root of this process's part of a trace continued from another process.
+    Remote(Arc<Pipeline>, SpanContext),
     /// A child of this span.
     Child(Arc<SpanInner>),
     /// A new trace in this pipeline.
@@ -82,6 +84,8 @@ pub struct SpanBuilder {
     inputs: Option<String>,
     start_time: Option<SystemTime>,
     target: Target,
+    /// The pipeline named when the builder was made (`Tracing::start_span`).
+    pipeline: Option<Arc<Pipeline>>,
 }
 
 impl fmt::Debug for SpanBuilder {
@@ -96,6 +100,7 @@ impl fmt::Debug for SpanBuilder {
 impl SpanBuilder {
     pub(crate) fn new(name: Cow<'static, str>, pipeline: Option<Arc<Pipeline>>) -> Self {
         let current = context::current_span();
+        let named = pipeline.clone();
         let target = match (current, pipeline) {
             (Some(CurrentSpan::Recording(parent)), pipeline)
                 if pipeline
@@ -104,12 +109,19 @@ impl SpanBuilder {
             {
                 Target::Child(parent)
             }
-            (Some(CurrentSpan::Unsampled), None) => Target::Unsampled,
+            (Some(CurrentSpan::Unsampled(cx)), None) => Target::Unsampled(cx),
+            (Some(CurrentSpan::Remote(cx)), pipeline) => {
+                Target::Remote(pipeline.unwrap_or_else(setup::current_pipeline), cx)
+            }
             (_, Some(pipeline)) => Target::Root(pipeline),
             (_, None) => Target::Root(setup::current_pipeline()),
         };
         let target = match target {
-            Target::Root(p) if !p.is_active() || super::scope::disabled_here() => Target::Noop,
+            Target::Root(p) | Target::Remote(p, _)
+                if !p.is_active() || super::scope::disabled_here() =>
+            {
+                Target::Noop
+            }
             other => other,
         };
         SpanBuilder {
@@ -120,13 +132,17 @@ impl SpanBuilder {
             inputs: None,
             start_time: None,
             target,
+            pipeline: named,
         }
     }
 
     /// Whether the span will be recorded, as things stand (a later
     /// [`parent`](SpanBuilder::parent) may still change it).
     fn will_record(&self) -> bool {
-        matches!(self.target, Target::Child(_) | Target::Root(_))
+        matches!(
+            self.target,
+            Target::Child(_) | Target::Root(_) | Target::Remote(..)
+        )
     }
 
     /// The span type (default `UNKNOWN`).
@@ -188,7 +204,33 @@ impl SpanBuilder {
     pub fn parent(mut self, parent: &LiveSpan) -> Self {
         self.target = match &parent.inner {
             Some(inner) => Target::Child(inner.clone()),
-            None => Target::Unsampled,
+            None => Target::Unsampled(None),
+        };
+        self
+    }
+
+    /// Makes a span of another process the parent: the span continues that trace, as the
+    /// root of this process's part of it (MLflow's
+    /// `set_tracing_context_from_http_request_headers`). The trace id is the remote
+    /// one, so both processes' spans form one trace in MLflow. When `parent` is not
+    /// sampled, the span is not recorded; an invalid context is ignored (a new trace).
+    /// [`RemoteParent`](crate::propagation::RemoteParent) parses it from request headers.
+    pub fn remote_parent(mut self, parent: &SpanContext) -> Self {
+        if !parent.is_valid() {
+            return self.no_parent();
+        }
+        // A new trace (here) in the pipeline named, else the default one, whatever span
+        // is current.
+        let pipeline = match &self.pipeline {
+            Some(p) => p.clone(),
+            None => setup::current_pipeline(),
+        };
+        self.target = if !pipeline.is_active() {
+            Target::Noop
+        } else if parent.is_sampled() {
+            Target::Remote(pipeline, parent.clone())
+        } else {
+            Target::Unsampled(Some(parent.clone()))
         };
         self
     }
@@ -197,7 +239,12 @@ impl SpanBuilder {
     pub fn no_parent(mut self) -> Self {
         self.target = match std::mem::replace(&mut self.target, Target::Noop) {
             Target::Child(parent) => Target::Root(parent.pipeline.clone()),
-            Target::Unsampled => Target::Root(setup::current_pipeline()),
+            Target::Unsampled(_) => Target::Root(
+                self.pipeline
+                    .clone()
+                    .unwrap_or_else(setup::current_pipeline),
+            ),
+            Target::Remote(p, _) => Target::Root(p),
             other => other,
         };
         if matches!(&self.target, Target::Root(p) if !p.is_active() || super::scope::disabled_here())
@@ -251,11 +298,12 @@ impl SpanBuilder {
 
     /// Creates the span; the second value is what becomes current with it.
     pub(crate) fn create(self) -> (LiveSpan, Option<CurrentSpan>) {
-        let (pipeline, parent) = match self.target {
+        let (pipeline, parent, remote) = match self.target {
             Target::Noop => return (LiveSpan::noop(), None),
-            Target::Unsampled => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled)),
-            Target::Child(parent) => (parent.pipeline.clone(), Some(parent)),
-            Target::Root(pipeline) => (pipeline, None),
+            Target::Unsampled(cx) => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(cx))),
+            Target::Child(parent) => (parent.pipeline.clone(), Some(parent), None),
+            Target::Root(pipeline) => (pipeline, None, None),
+            Target::Remote(pipeline, cx) => (pipeline, None, Some(cx)),
         };
         if !pipeline.is_active() {
             return (LiveSpan::noop(), None);
@@ -263,15 +311,21 @@ impl SpanBuilder {
         // A new trace is sampled first, on its id alone (nothing is allocated for a trace
         // sampled out), then reserves the memory its state takes: when the queue is full,
         // the trace is not recorded at all (counted, reported).
-        let (trace_ticket, primed) = match &parent {
-            Some(_) => (None, None),
-            None => {
+        // A trace continued from another process has the caller's id and sampling decision
+        // (the sampler is parent-based): only its memory is reserved here.
+        let (trace_ticket, primed) = match (&parent, &remote) {
+            (Some(_), _) => (None, None),
+            (None, Some(_)) => match pipeline.reserve_trace(&self.name) {
+                Some(ticket) => (Some(ticket), None),
+                None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None))),
+            },
+            (None, None) => {
                 let Some(id) = pipeline.sample_new_trace() else {
-                    return (LiveSpan::noop(), Some(CurrentSpan::Unsampled));
+                    return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None)));
                 };
                 match pipeline.reserve_trace(&self.name) {
                     Some(ticket) => (Some(ticket), Some(crate::pipeline::PrimedTraceId::new(id))),
-                    None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled)),
+                    None => return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(None))),
                 }
             }
         };
@@ -281,12 +335,17 @@ impl SpanBuilder {
         // type, function name, inputs, outputs, log level) and the builder's: the SDK keeps
         // this vector, so setting them later does not grow it.
         builder.attributes = Some(Vec::with_capacity(OWN_ATTRIBUTES + self.attributes.len()));
-        let parent_cx = parent.as_ref().map(|p| p.cx.clone()).unwrap_or_default();
+        let parent_cx = match (&parent, &remote) {
+            (Some(p), _) => p.cx.clone(),
+            (None, Some(remote)) => Context::new().with_remote_span_context(remote.clone()),
+            (None, None) => Context::new(),
+        };
         let span = pipeline.tracer().build_with_context(builder, &parent_cx);
         drop(primed);
         use opentelemetry::trace::Span as _;
         if !span.is_recording() {
-            return (LiveSpan::noop(), Some(CurrentSpan::Unsampled));
+            let cx = span.span_context().clone();
+            return (LiveSpan::noop(), Some(CurrentSpan::Unsampled(Some(cx))));
         }
         let span_context = span.span_context().clone();
         let trace = match &parent {
@@ -329,7 +388,11 @@ impl SpanBuilder {
             pipeline,
             trace,
             span_context.span_id(),
-            parent.as_ref().map(|p| p.span_id),
+            parent
+                .as_ref()
+                .map(|p| p.span_id)
+                .or(remote.as_ref().map(SpanContext::span_id)),
+            parent.is_none(),
             &self.span_type,
         ));
         super::timeout::register(&inner);

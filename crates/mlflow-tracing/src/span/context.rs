@@ -17,6 +17,7 @@ use std::task::Poll;
 
 use opentelemetry::Context;
 use opentelemetry::context::{FutureExt as _, WithContext};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 
 use super::live::{LiveSpan, SpanInner};
 
@@ -25,16 +26,33 @@ use super::live::{LiveSpan, SpanInner};
 pub(crate) enum CurrentSpan {
     /// A recording span.
     Recording(Arc<SpanInner>),
-    /// Inside a trace that was sampled out: new spans are no-ops.
-    Unsampled,
+    /// Inside a trace that was sampled out: new spans are no-ops. The context of the span
+    /// that was not recorded, when known, so that requests made inside it still say so
+    /// (W3C `traceparent` with the sampled flag clear).
+    Unsampled(Option<SpanContext>),
+    /// A span of another process (W3C trace context from an incoming request): the next
+    /// span started here continues its trace, as the root of this process's part.
+    Remote(SpanContext),
 }
 
 impl CurrentSpan {
-    /// When its span was created (see [`next_seq`]); 0 for a sampled-out trace.
+    /// The OpenTelemetry context of the span (or remote parent) this stands for.
+    pub(crate) fn span_context(&self) -> Option<SpanContext> {
+        match self {
+            CurrentSpan::Recording(inner) => Some(inner.cx.span().span_context().clone()),
+            CurrentSpan::Unsampled(cx) => cx.clone(),
+            CurrentSpan::Remote(cx) => Some(cx.clone()),
+        }
+    }
+}
+
+impl CurrentSpan {
+    /// When its span was created (see [`next_seq`]); 0 for a sampled-out trace and for a
+    /// remote parent (a span entered through the `tracing` bridge wins over them).
     pub(crate) fn seq(&self) -> u64 {
         match self {
             CurrentSpan::Recording(inner) => inner.seq,
-            CurrentSpan::Unsampled => 0,
+            CurrentSpan::Unsampled(_) | CurrentSpan::Remote(_) => 0,
         }
     }
 }
@@ -105,7 +123,8 @@ pub(crate) fn current_span() -> Option<CurrentSpan> {
 fn same(in_context: Option<&CurrentSpan>, span: &CurrentSpan) -> bool {
     match (in_context, span) {
         (Some(CurrentSpan::Recording(a)), CurrentSpan::Recording(b)) => Arc::ptr_eq(a, b),
-        (Some(CurrentSpan::Unsampled), CurrentSpan::Unsampled) => true,
+        (Some(CurrentSpan::Unsampled(a)), CurrentSpan::Unsampled(b)) => a == b,
+        (Some(CurrentSpan::Remote(a)), CurrentSpan::Remote(b)) => a == b,
         _ => false,
     }
 }
@@ -153,7 +172,12 @@ impl fmt::Debug for TraceContext {
             Some(CurrentSpan::Recording(inner)) => {
                 format!("{:?}", LiveSpan::from_inner(inner.clone()))
             }
-            Some(CurrentSpan::Unsampled) => "unsampled".to_owned(),
+            Some(CurrentSpan::Unsampled(_)) => "unsampled".to_owned(),
+            Some(CurrentSpan::Remote(cx)) => format!(
+                "remote(trace_id: {}, span_id: {})",
+                cx.trace_id(),
+                cx.span_id()
+            ),
             None => "none".to_owned(),
         };
         f.debug_struct("TraceContext").field("span", &span).finish()
@@ -180,11 +204,40 @@ impl TraceContext {
     pub fn with_span(span: &LiveSpan) -> Self {
         let current = match &span.inner {
             Some(inner) => CurrentSpan::Recording(inner.clone()),
-            None => CurrentSpan::Unsampled,
+            None => CurrentSpan::Unsampled(None),
         };
         TraceContext {
             cx: Context::current().with_value(current),
         }
+    }
+
+    /// A context whose current span is a span of another process: the next span started
+    /// in it continues that trace (its parent is `parent`, remote), as the root of this
+    /// process's part of the trace. When `parent` is not sampled, spans started in it are
+    /// not recorded (MLflow's parent-based sampling), and requests made in it carry the
+    /// context on with the sampled flag clear. Parsed from request headers by
+    /// [`RemoteParent`](crate::propagation::RemoteParent).
+    pub fn remote(parent: &SpanContext) -> Self {
+        let current = if !parent.is_valid() {
+            return TraceContext {
+                cx: Context::current(),
+            };
+        } else if parent.is_sampled() {
+            CurrentSpan::Remote(parent.clone())
+        } else {
+            CurrentSpan::Unsampled(Some(parent.clone()))
+        };
+        TraceContext {
+            cx: Context::current().with_value(current),
+        }
+    }
+
+    /// The OpenTelemetry span context of the span this context carries (a recorded span,
+    /// a remote parent, or a span that was sampled out), for propagation.
+    pub(crate) fn span_context(&self) -> Option<SpanContext> {
+        self.cx
+            .get::<CurrentSpan>()
+            .and_then(CurrentSpan::span_context)
     }
 
     /// The span this context carries.

@@ -30,6 +30,8 @@ pub(crate) struct SpanInner {
     pub(super) trace: Arc<TraceShared>,
     pub(super) span_id: SpanId,
     pub(super) parent_id: Option<SpanId>,
+    /// The root of its trace, or of this process's part of it (its parent is remote).
+    pub(super) local_root: bool,
     /// When the span was created, in the process's order of span creation: of two spans
     /// that claim to be current, the later one is (see `context::current_span`).
     pub(super) seq: u64,
@@ -49,6 +51,7 @@ impl SpanInner {
         trace: Arc<TraceShared>,
         span_id: SpanId,
         parent_id: Option<SpanId>,
+        local_root: bool,
         span_type: &SpanType,
     ) -> SpanInner {
         SpanInner {
@@ -58,6 +61,7 @@ impl SpanInner {
             trace,
             span_id,
             parent_id,
+            local_root,
             log_level: AtomicU8::new(0),
             default_log_level: AtomicU8::new(span_type.default_log_level().value()),
             status: AtomicU8::new(STATUS_UNSET),

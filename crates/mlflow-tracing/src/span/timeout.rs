@@ -20,7 +20,7 @@ pub(super) fn register(inner: &Arc<SpanInner>) {
 
 impl OpenSpan for SpanInner {
     fn is_root(&self) -> bool {
-        self.parent_id.is_none()
+        self.local_root
     }
 
     fn end_timed_out(&self, exception: Option<(&str, &str)>) {

@@ -16,6 +16,8 @@
 //! translates what it receives itself; OTLP backends get spans as recorded. The cost is
 //! the exception: the assembler prices each span ([`price`]) for every destination.
 
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+pub(crate) mod genai_out;
 mod py;
 mod schemas;
 mod special;
@@ -52,6 +54,7 @@ pub(crate) fn for_store(span: &Span, prices: &Prices) -> Span {
         otel_trace_id: span.otel_trace_id,
         span_id: span.span_id,
         parent_id: span.parent_id,
+        parent_is_remote: span.parent_is_remote,
         name: span.name.clone(),
         start_time_ns: span.start_time_ns,
         end_time_ns: span.end_time_ns,

@@ -1,6 +1,7 @@
 //! MLflow spans as OTLP messages: what MLflow's Python SDK sends through the OpenTelemetry
 //! exporter. Attributes stay as recorded (MLflow's are JSON text), kind INTERNAL, flags
-//! 256 (the parent is known not to be remote), scope `mlflow.tracing.provider`.
+//! 256 (the parent is known not to be remote) or 768 (it is: a trace continued from another
+//! process), scope `mlflow.tracing.provider`.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -12,10 +13,13 @@ use opentelemetry_proto::transform::common::tonic::Attributes;
 
 use crate::config::otlp::ResourceSettings;
 use crate::destination::SpanItem;
+use crate::translate::genai_out::{self, Kind};
 use crate::types::StatusCode;
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`, with "is remote" clear: what MLflow sends.
 const SPAN_FLAGS: u32 = 0x100;
+/// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent is a span of another process.
+const SPAN_FLAGS_PARENT_REMOTE: u32 = 0x200;
 
 fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -43,8 +47,13 @@ pub(crate) fn resource(settings: &ResourceSettings, instance_id: &str) -> Resour
     }
 }
 
-/// One request carrying `spans`.
-pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceServiceRequest {
+/// One request carrying `spans`; with `genai_semconv`, translated to the GenAI semantic
+/// conventions as MLflow translates them.
+pub(crate) fn request(
+    resource: &Resource,
+    spans: &[SpanItem],
+    genai_semconv: bool,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource.clone()),
@@ -53,7 +62,7 @@ pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceSer
                     name: crate::keys::SCOPE_NAME.to_owned(),
                     ..InstrumentationScope::default()
                 }),
-                spans: spans.iter().map(|s| to_proto(s)).collect(),
+                spans: spans.iter().map(|s| to_proto(s, genai_semconv)).collect(),
                 schema_url: String::new(),
             }],
             schema_url: String::new(),
@@ -61,8 +70,25 @@ pub(crate) fn request(resource: &Resource, spans: &[SpanItem]) -> ExportTraceSer
     }
 }
 
-fn to_proto(s: &crate::model::Span) -> Span {
+fn to_proto(s: &crate::model::Span, genai_semconv: bool) -> Span {
     let status = s.status();
+    // MLflow sends a span its translation fails on as it is.
+    let genai = genai_semconv.then(|| genai_out::to_genai(s)).flatten();
+    let (name, kind, attributes) = match genai {
+        Some(g) => (
+            g.name,
+            match g.kind {
+                Kind::Client => span::SpanKind::Client,
+                Kind::Internal => span::SpanKind::Internal,
+            },
+            Attributes::from(g.attributes.into_iter()).0,
+        ),
+        None => (
+            s.name().to_owned(),
+            span::SpanKind::Internal,
+            Attributes::from(s.attributes().iter().cloned()).0,
+        ),
+    };
     Span {
         trace_id: s.otel_trace_id().to_bytes().to_vec(),
         span_id: s.span_id().to_bytes().to_vec(),
@@ -71,12 +97,16 @@ fn to_proto(s: &crate::model::Span) -> Span {
             .parent_id()
             .map(|p| p.to_bytes().to_vec())
             .unwrap_or_default(),
-        flags: SPAN_FLAGS,
-        name: s.name().to_owned(),
-        kind: span::SpanKind::Internal as i32,
+        flags: if s.parent_is_remote() {
+            SPAN_FLAGS | SPAN_FLAGS_PARENT_REMOTE
+        } else {
+            SPAN_FLAGS
+        },
+        name,
+        kind: kind as i32,
         start_time_unix_nano: s.start_time_ns(),
         end_time_unix_nano: s.end_time_ns(),
-        attributes: Attributes::from(s.attributes().iter().cloned()).0,
+        attributes,
         dropped_attributes_count: 0,
         events: s
             .events()

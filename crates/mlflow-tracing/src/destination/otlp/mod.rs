@@ -79,7 +79,7 @@ impl BenchBatch {
     /// The export request, as the sink encodes it.
     pub(crate) fn encode(&self) -> Vec<u8> {
         use prost::Message as _;
-        encode::request(&self.resource, &self.items).encode_to_vec()
+        encode::request(&self.resource, &self.items, false).encode_to_vec()
     }
 }
 

@@ -19,6 +19,8 @@ use crate::error::BuildError;
 pub(super) struct OtlpSink {
     settings: OtlpSettings,
     batch: BatchSettings,
+    /// Spans in the GenAI conventions (`MLFLOW_ENABLE_OTEL_GENAI_SEMCONV`).
+    genai_semconv: bool,
     resource: Resource,
     tls: TlsMaterial,
     transport: Option<Box<dyn Transport<ExportTraceServiceRequest>>>,
@@ -31,6 +33,7 @@ impl OtlpSink {
         let OtlpTraces {
             exporter: settings,
             batch,
+            genai_semconv,
         } = traces;
         let tls = TlsMaterial::load(&settings.tls)?;
         warn_on_port_mismatch(&settings);
@@ -38,6 +41,7 @@ impl OtlpSink {
         Ok(OtlpSink {
             settings,
             batch,
+            genai_semconv: genai_semconv.value,
             resource,
             tls,
             transport: None,
@@ -97,7 +101,7 @@ impl OtlpSink {
     /// in halves, down to single spans, within the same retry deadline. Returns what was
     /// lost: spans the receiver rejected, a span too large even alone, or a failed request.
     fn send(&mut self, spans: &[SpanItem], retry: &Retry) -> Option<Lost> {
-        let request = encode::request(&self.resource, spans);
+        let request = encode::request(&self.resource, spans, self.genai_semconv);
         let transport = match self.transport() {
             Ok(transport) => transport,
             Err(err) => {

@@ -303,6 +303,7 @@ pub(super) fn span_from_json(trace_id: &str, value: &Value) -> Option<Span> {
         otel_trace_id: TraceId::from_bytes(id::<16>(value.get("trace_id"))?),
         span_id: SpanId::from_bytes(id::<8>(value.get("span_id"))?),
         parent_id: id::<8>(value.get("parent_span_id")).map(SpanId::from_bytes),
+        parent_is_remote: false,
         name: Cow::Owned(value["name"].as_str().unwrap_or_default().to_owned()),
         start_time_ns: nanos(value.get("start_time_unix_nano")),
         end_time_ns: nanos(value.get("end_time_unix_nano")),

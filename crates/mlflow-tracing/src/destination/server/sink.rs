@@ -378,8 +378,25 @@ impl Sink<TraceItem> for ServerSink {
                     continue;
                 }
                 // Without its spans, the trace's info is not logged: the server would
-                // report the trace as not fully exported.
-                let result = spans.and_then(|()| self.log_trace(client, experiment_id, trace));
+                // report the trace as not fully exported. This process's part of a
+                // distributed trace is its spans only: the trace's info is the caller's
+                // (as the Python SDK logs it); a server that cannot store spans loses it.
+                let result = spans.and_then(|()| match trace.remote_parent_id() {
+                    None => self.log_trace(client, experiment_id, trace),
+                    Some(_) if span_path == SpanPath::Otlp => Ok(()),
+                    Some(_) => Err(ServerError::new(
+                        format!(
+                            "the MLflow server {} cannot store spans (its backend store does \
+                             not support it), so the part of distributed trace {} recorded \
+                             here was not exported: use a SQL backend store",
+                            client.shown(),
+                            trace.info().trace_id()
+                        ),
+                        None,
+                        None,
+                        false,
+                    )),
+                });
                 if let Err(err) = result {
                     failures.add(1, &err);
                     if stops_the_batch(&err) {
