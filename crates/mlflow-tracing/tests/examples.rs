@@ -19,6 +19,19 @@ fn run_example(name: &str) -> Vec<Trace> {
 /// Runs the example `name` in a fresh directory with only the variables `env`; returns the
 /// traces of its database.
 fn run_example_with(name: &str, env: &[(&str, &str)]) -> Vec<Trace> {
+    let dir = run_example_in(name, env);
+    let store = LocalStore::open(dir.path().join("mlflow.db")).unwrap();
+    store
+        .list_traces(None, 100)
+        .unwrap()
+        .iter()
+        .map(|t| store.get_trace(t.info().trace_id()).unwrap().unwrap())
+        .collect()
+}
+
+/// Runs the example `name` in a fresh directory with only the variables `env`, and checks
+/// that it succeeded; returns the directory.
+fn run_example_in(name: &str, env: &[(&str, &str)]) -> tempfile::TempDir {
     // `target/<profile>/deps/tests-…` → `target/<profile>/examples/<name>`.
     let exe = std::env::current_exe().unwrap();
     let path: PathBuf = exe
@@ -45,13 +58,7 @@ fn run_example_with(name: &str, env: &[(&str, &str)]) -> Vec<Trace> {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let store = LocalStore::open(dir.path().join("mlflow.db")).unwrap();
-    store
-        .list_traces(None, 100)
-        .unwrap()
-        .iter()
-        .map(|t| store.get_trace(t.info().trace_id()).unwrap().unwrap())
-        .collect()
+    dir
 }
 
 #[test]
@@ -209,4 +216,30 @@ fn example_span_metrics_sends_the_histogram_and_stores_the_traces() {
         })
         .sum();
     assert_eq!(spans, 24);
+}
+
+// The distributed-tracing and OTLP examples check what arrived themselves (a stand-in
+// collector when no endpoint is set) and fail when it is wrong.
+
+#[test]
+fn example_axum_service_records_one_trace_across_client_and_service() {
+    let traces = run_example("axum_service");
+    assert!(!traces.is_empty());
+    let spans: usize = traces.iter().map(|t| t.spans().len()).sum();
+    assert!(spans >= 2, "{spans}");
+}
+
+#[test]
+fn example_otlp_collector_runs_against_its_stand_in_collector() {
+    let dir = run_example_in("otlp_collector", &[]);
+    assert!(
+        !dir.path().join("mlflow.db").exists(),
+        "OTLP only: nothing written to the local store"
+    );
+}
+
+#[test]
+fn example_dual_export_writes_the_store_too() {
+    let traces = run_example("dual_export");
+    assert!(!traces.is_empty());
 }
