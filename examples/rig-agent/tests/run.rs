@@ -1,6 +1,8 @@
 //! The example runs: its binary in a directory of its own, with an empty environment (no
 //! API key, no MLflow variables), and what it wrote to `./mlflow.db` is read back.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 use mlflow_tracing::local_store::LocalStore;
