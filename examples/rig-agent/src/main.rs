@@ -8,7 +8,13 @@
 //! process on 127.0.0.1 (no network, no API key), which first asks for the `get_weather`
 //! tool and then answers. rig talks to it through its own OpenAI provider and HTTP client.
 //!
-//! Run: `cargo run -p rig-agent-example`, then `mlflow ui` (or `scripts/mlflow-ui.sh`) on
+//! rig adopts the `tracing` span current when a run starts as its agent span, and starts
+//! `invoke_agent` as the root of a trace of its own (`parent: None`) when there is none. So
+//! a run inside a span of this SDK alone (`start_span`, `#[trace]`) would be a separate
+//! trace: with `--in-span`, the run is part of the application's `#[trace]` function
+//! `answer`, inside a `tracing` span shaped as rig's own `invoke_agent`, which rig adopts.
+//!
+//! Run: `cargo run -p rig-agent-example [-- --in-span]`, then `mlflow ui` (or `scripts/mlflow-ui.sh`) on
 //! `./mlflow.db`. rig-core 0.44 needs Rust 1.95, newer than the SDK's minimum (1.89),
 //! which is why this example is a workspace member of its own.
 
@@ -18,11 +24,14 @@ use std::error::Error;
 
 use mlflow_tracing::bridge::MlflowLayer;
 use mlflow_tracing::trace;
-use rig_agent::AgentBuilder;
+use rig_agent::completion::PromptError;
+use rig_agent::{Agent, AgentBuilder};
 use rig_core::providers::openai::OpenAIConfig;
 use rig_core::tool::{Tool, ToolContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::Instrument;
+use tracing::field::Empty;
 use tracing_subscriber::prelude::*;
 
 use crate::stand_in::StandInModel;
@@ -50,16 +59,41 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .record_content_telemetry(true)
         .build();
 
-    let response = agent
-        .prompt("What's the weather in Zürich?")
-        .max_turns(3)
-        .await?;
-    println!("{}", response.output());
+    let question = "What's the weather in Zürich?";
+    let answer = if std::env::args().any(|arg| arg == "--in-span") {
+        self::answer(&agent, question).await?
+    } else {
+        agent
+            .prompt(question)
+            .max_turns(3)
+            .await?
+            .output()
+            .to_owned()
+    };
+    println!("{answer}");
     println!(
         "trace: {}",
         mlflow_tracing::get_last_active_trace_id().unwrap_or_default()
     );
     Ok(())
+}
+
+/// The application's own function, traced with this SDK, running the agent inside a
+/// `tracing` span that rig adopts as its agent span (rig records the prompt on it, and
+/// leaves the answer and the run's usage to the caller's span) and the bridge records as
+/// the function's child.
+#[trace(span_type = "CHAIN", skip(agent))]
+async fn answer(agent: &Agent, question: &str) -> Result<String, PromptError> {
+    let span = tracing::info_span!(
+        "invoke_agent",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = "weather-bot",
+        gen_ai.prompt = Empty,
+    );
+    let response = async { agent.prompt(question).max_turns(3).await }
+        .instrument(span)
+        .await?;
+    Ok(response.output().to_owned())
 }
 
 /// The `get_weather` tool, as rig's [`Tool`].

@@ -9,10 +9,11 @@ use mlflow_tracing::local_store::LocalStore;
 use mlflow_tracing::{SpanType, StatusCode, Trace};
 use serde_json::json;
 
-/// Runs the example in a fresh directory; returns the traces of its database.
-fn run_example() -> Vec<Trace> {
+/// Runs the example with `args` in a fresh directory; returns the traces of its database.
+fn run_example(args: &[&str]) -> Vec<Trace> {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_rig-agent-example"))
+        .args(args)
         .env_clear()
         .current_dir(dir.path())
         .output()
@@ -36,18 +37,22 @@ fn run_example() -> Vec<Trace> {
         .collect()
 }
 
-#[test]
-fn rig_agent_spans_land_as_agent_chat_model_and_tool_spans_with_tokens_and_cost() {
-    let traces = run_example();
-    assert_eq!(traces.len(), 1, "one run, one trace");
-    let trace = &traces[0];
-    let kinds: Vec<(&str, SpanType)> = trace
+/// Each span's name and type, in the order they started.
+fn kinds(trace: &Trace) -> Vec<(&str, SpanType)> {
+    trace
         .spans()
         .iter()
         .map(|s| (s.name(), s.span_type()))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn rig_agent_spans_land_as_agent_chat_model_and_tool_spans_with_tokens_and_cost() {
+    let traces = run_example(&[]);
+    assert_eq!(traces.len(), 1, "one run, one trace");
+    let trace = &traces[0];
     assert_eq!(
-        kinds,
+        kinds(trace),
         [
             ("invoke_agent", SpanType::Agent),
             ("chat", SpanType::ChatModel),
@@ -132,5 +137,56 @@ fn rig_agent_spans_land_as_agent_chat_model_and_tool_spans_with_tokens_and_cost(
     assert_eq!(
         tool.outputs(),
         Some(json!({"city": "Zürich", "temperature_c": 21, "sky": "clear"}))
+    );
+}
+
+#[test]
+fn rig_agent_run_inside_an_sdk_span_is_one_trace_under_it() {
+    let traces = run_example(&["--in-span"]);
+    assert_eq!(
+        traces.len(),
+        1,
+        "the SDK's span and rig's spans in one trace"
+    );
+    let trace = &traces[0];
+    assert_eq!(
+        kinds(trace),
+        [
+            ("answer", SpanType::Chain),
+            ("invoke_agent", SpanType::Agent),
+            ("chat", SpanType::ChatModel),
+            ("execute_tool", SpanType::Tool),
+            ("forecast", SpanType::Retriever),
+            ("chat", SpanType::ChatModel),
+        ]
+    );
+    let root = trace.root_span().unwrap();
+    assert_eq!(root.name(), "answer");
+    assert_eq!(
+        root.inputs(),
+        Some(json!({"question": "What's the weather in Zürich?"}))
+    );
+    assert_eq!(
+        root.outputs(),
+        Some(json!("It is 21 °C and clear in Zürich."))
+    );
+    // The `tracing` span rig adopted: a child of the SDK's span, the parent of rig's turns
+    // and tool calls, with the prompt rig recorded on it.
+    let agent = trace.span("invoke_agent").unwrap();
+    assert_eq!(agent.parent_id(), Some(root.span_id()));
+    assert_eq!(
+        agent.attribute("gen_ai.prompt"),
+        Some(json!("What's the weather in Zürich?"))
+    );
+    for span in trace
+        .spans()
+        .iter()
+        .filter(|s| s.name() == "chat" || s.name() == "execute_tool")
+    {
+        assert_eq!(span.parent_id(), Some(agent.span_id()), "{}", span.name());
+    }
+    assert_eq!(
+        trace.info().metadata()["mlflow.trace.tokenUsage"],
+        r#"{"input_tokens": 413, "output_tokens": 29, "total_tokens": 442}"#
     );
 }
