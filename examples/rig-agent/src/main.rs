@@ -1,12 +1,14 @@
 //! A real rig agent (rig-core and rig-agent 0.44) whose own `tracing` spans land in MLflow
-//! through the `tracing` bridge: rig's `invoke_agent` span as an AGENT span, each of its
-//! completions (`chat`, target `rig::completions`) as a CHAT_MODEL span with token usage
-//! and cost, each tool call (`execute_tool`) as a TOOL span with its arguments and result.
-//! The spans carry the GenAI conventions' `gen_ai.*` fields, which MLflow translates.
+//! through the `tracing` bridge: rig's `invoke_agent` span as an AGENT span, each model
+//! turn (`chat`, target `rig::agent_chat`, which rig-core's completion instrumentation
+//! fills in) as a CHAT_MODEL span with its messages, token usage and cost, each tool call
+//! (`execute_tool`) as a TOOL span with its arguments and result. The spans carry the
+//! GenAI conventions' `gen_ai.*` fields, which MLflow translates.
 //!
 //! The model is a stand-in: an OpenAI-compatible chat completions server started in this
-//! process on 127.0.0.1 (no network, no API key), which first asks for the `get_weather`
-//! tool and then answers. rig talks to it through its own OpenAI provider and HTTP client.
+//! process on 127.0.0.1 (no network, no real API key), which first asks for the
+//! `get_weather` tool and then answers. rig talks to it through its own OpenAI provider
+//! (Chat Completions) and HTTP client.
 //!
 //! rig adopts the `tracing` span current when a run starts as its agent span, and starts
 //! `invoke_agent` as the root of a trace of its own (`parent: None`) when there is none. So
@@ -14,9 +16,9 @@
 //! trace: with `--in-span`, the run is part of the application's `#[trace]` function
 //! `answer`, inside a `tracing` span shaped as rig's own `invoke_agent`, which rig adopts.
 //!
-//! Run: `cargo run -p rig-agent-example [-- --in-span]`, then `mlflow ui` (or `scripts/mlflow-ui.sh`) on
-//! `./mlflow.db`. rig-core 0.44 needs Rust 1.95, newer than the SDK's minimum (1.89),
-//! which is why this example is a workspace member of its own.
+//! Run: `cargo run -p rig-agent-example [-- --in-span]`, then `mlflow ui` (or
+//! `scripts/mlflow-ui.sh`) on `./mlflow.db`. rig-core 0.44 needs Rust 1.95, newer than the
+//! SDK's minimum (1.89), which is why this example is a workspace member of its own.
 
 mod stand_in;
 
