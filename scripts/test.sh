@@ -74,7 +74,10 @@ step "cargo hack clippy --each-feature -D warnings (the library with each featur
 "$CARGO_HACK" hack clippy -p mlflow-tracing --each-feature --locked -- -D warnings
 
 step "cargo +$(msrv) check: the declared rust-version builds the workspace"
-CARGO_TARGET_DIR=target/msrv cargo "+$(msrv_toolchain)" check --workspace --all-features --locked
+# Without examples/rig-agent: rig-core 0.44 needs Rust 1.95, which that unpublished example
+# declares as its own rust-version; the crates it shows are all checked here.
+CARGO_TARGET_DIR=target/msrv cargo "+$(msrv_toolchain)" check --workspace --all-features --locked \
+  --exclude rig-agent-example
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked

@@ -7,8 +7,13 @@
 //! records (`rig_core::telemetry`, `__rig_canonical_completion_span!` and
 //! `new_completion_span!` in `src/telemetry/mod.rs`: target `rig::completions`, name
 //! `chat`, the request's fields when it starts, the response's recorded when it arrives).
-//! rig-core 0.44 makes no agent or tool spans; those here use the GenAI conventions'
-//! names (`invoke_agent`, `execute_tool`) as agent frameworks record them.
+//! The agent and tool spans use the GenAI conventions' names (`invoke_agent`,
+//! `execute_tool`) as agent frameworks record them.
+//!
+//! This emulates rig so that it builds with the SDK's minimum Rust (1.89); rig-core 0.44
+//! needs 1.95. The real rig agent (rig-core and rig-agent 0.44, whose own `invoke_agent`,
+//! `chat` and `execute_tool` spans land in MLflow) is the workspace member
+//! `examples/rig-agent`: `cargo run -p rig-agent-example`.
 //!
 //! Run: `cargo run --example tracing_agent`, then `mlflow ui` (or `scripts/mlflow-ui.sh`)
 //! on `./mlflow.db`.
