@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use support::{MlflowServer, attributes, clean_command, mlflow_python, run_demo, run_ok};
+use support::{MlflowServer, attributes, clean_command, mlflow_python, rows, run_demo, run_ok};
 
 fn by_name<'a>(traces: &'a [Value], name: &str) -> &'a Value {
     traces
@@ -191,30 +191,6 @@ fn demo_traces_read_back_through_the_server_and_the_python_client() {
         py_get["response_preview"],
         "{\"answer\": \"MLflow is an open source MLOps platform.\"}"
     );
-}
-
-/// The rows of one table for one trace, keyed by a column, with the given columns.
-fn rows(db: &Path, sql: &str, trace_id: &str) -> Vec<BTreeMap<String, Value>> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    stmt.query_map([trace_id], |r| {
-        let mut row = BTreeMap::new();
-        for (i, name) in names.iter().enumerate() {
-            let value = match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Null => Value::Null,
-                rusqlite::types::ValueRef::Integer(n) => json!(n),
-                rusqlite::types::ValueRef::Real(f) => json!(f),
-                rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-                rusqlite::types::ValueRef::Blob(_) => json!("<blob>"),
-            };
-            row.insert(name.clone(), value);
-        }
-        Ok(row)
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 /// What a trace's rows say, without what differs by nature between two runs (ids,

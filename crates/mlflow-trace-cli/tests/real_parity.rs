@@ -18,7 +18,7 @@ use mlflow_tracing::{
 };
 use opentelemetry::KeyValue;
 use serde_json::{Value, json};
-use support::{clean_command, mlflow_python, run_ok};
+use support::{clean_command, mlflow_python, rows, run_ok};
 
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py")
@@ -123,30 +123,6 @@ fn record_python(python: &Path, dir: &Path) {
             .env("MLFLOW_MODEL_CATALOG_URI", "")
             .current_dir(dir),
     );
-}
-
-/// Every row of `sql` (one `?1` parameter) as JSON objects.
-fn rows(db: &Path, sql: &str, param: &str) -> Vec<BTreeMap<String, Value>> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    stmt.query_map([param], |r| {
-        let mut row = BTreeMap::new();
-        for (i, name) in names.iter().enumerate() {
-            let value = match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Null => Value::Null,
-                rusqlite::types::ValueRef::Integer(n) => json!(n),
-                rusqlite::types::ValueRef::Real(f) => json!(f),
-                rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-                rusqlite::types::ValueRef::Blob(_) => json!("<blob>"),
-            };
-            row.insert(name.clone(), value);
-        }
-        Ok(row)
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 /// Each trace of experiment `experiment` of a database, by name, without what differs by

@@ -18,7 +18,7 @@ use mlflow_tracing::{
 };
 use serde_json::{Value, json};
 use support::servers::shared_server;
-use support::{MlflowServer, clean_command, mlflow_python, run_ok};
+use support::{MlflowServer, clean_command, mlflow_python, rows, run_ok};
 
 /// Runs `parity.py COMMAND ARGS` with `MLFLOW_TRACKING_URI=uri` (and `env`) in `dir`;
 /// its standard output.
@@ -235,30 +235,6 @@ fn search_and_annotations_in_the_local_store_match_the_python_client() {
             .collect();
         assert_eq!(json!(rust), through_python, "assessments of {id}");
     }
-}
-
-/// The rows of `sql` for `trace_id`, each as a JSON object.
-fn rows(db: &Path, sql: &str, trace_id: &str) -> Vec<BTreeMap<String, Value>> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    stmt.query_map([trace_id], |r| {
-        let mut row = BTreeMap::new();
-        for (i, name) in names.iter().enumerate() {
-            let value = match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Null => Value::Null,
-                rusqlite::types::ValueRef::Integer(n) => json!(n),
-                rusqlite::types::ValueRef::Real(f) => json!(f),
-                rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-                rusqlite::types::ValueRef::Blob(_) => json!("<blob>"),
-            };
-            row.insert(name.clone(), value);
-        }
-        Ok(row)
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 /// The `assessments` rows without what differs by nature (ids, times) and the stack

@@ -497,3 +497,33 @@ impl VictoriaMetrics {
         }
     }
 }
+
+/// Every row of `sql` in the SQLite database `db`, its one parameter `?1` bound to
+/// `param`, as JSON objects keyed by column name (blobs as `"<blob>"`).
+pub(crate) fn rows(
+    db: &Path,
+    sql: &str,
+    param: &str,
+) -> Vec<std::collections::BTreeMap<String, Value>> {
+    use rusqlite::types::ValueRef;
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+    stmt.query_map([param], |r| {
+        let mut row = std::collections::BTreeMap::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => Value::from(n),
+                ValueRef::Real(f) => Value::from(f),
+                ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => Value::from("<blob>"),
+            };
+            row.insert(name.clone(), value);
+        }
+        Ok(row)
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
