@@ -8,8 +8,6 @@
 //! secret the configuration holds — each header value, and each token within it — by
 //! [`Secrets`] (used by the network destinations, so compiled only with one of them).
 
-use std::fmt;
-
 /// What replaces a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -74,153 +72,124 @@ fn is_credential(name: &str) -> bool {
     CREDENTIAL_PARAMETERS.iter().any(|word| name.contains(word))
 }
 
-/// The secrets of a configuration, to scrub from any text from outside before it is
-/// shown. `Debug` never shows them.
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-#[derive(Clone, Default)]
-pub(crate) struct Secrets {
-    /// Longest first, so that a value is replaced before a token within it.
-    values: Vec<String>,
-}
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "mlflow-server"
+))]
+pub(crate) use secrets::Secrets;
 
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secrets({} redacted)", self.values.len())
+/// [`Secrets`] and its helpers: used by the network destinations only.
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "mlflow-server"
+))]
+mod secrets {
+    use std::fmt;
+
+    use super::{REDACTED, is_credential};
+
+    /// The secrets of a configuration, to scrub from any text from outside before it is
+    /// shown. `Debug` never shows them.
+    #[derive(Clone, Default)]
+    pub(crate) struct Secrets {
+        /// Longest first, so that a value is replaced before a token within it.
+        values: Vec<String>,
     }
-}
 
-/// Secrets shorter than this are not scrubbed (they would match ordinary text).
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-const MIN_SECRET_LEN: usize = 4;
+    impl fmt::Debug for Secrets {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "Secrets({} redacted)", self.values.len())
+        }
+    }
 
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-impl Secrets {
-    /// Adds a secret value (a header value, a password): the value, each part of it
-    /// split at spaces and punctuation (`Bearer SECRET123` → `SECRET123`), and their
-    /// percent-encoded forms.
-    pub(crate) fn add(&mut self, value: &str) {
-        let parts = value
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '='))
-            .filter(|p| p.len() >= MIN_SECRET_LEN && !is_scheme_word(p));
-        for secret in std::iter::once(value.trim()).chain(parts) {
-            if secret.len() < MIN_SECRET_LEN {
-                continue;
+    /// Secrets shorter than this are not scrubbed (they would match ordinary text).
+    const MIN_SECRET_LEN: usize = 4;
+
+    impl Secrets {
+        /// Adds a secret value (a header value, a password): the value, each part of it
+        /// split at spaces and punctuation (`Bearer SECRET123` → `SECRET123`), and their
+        /// percent-encoded forms.
+        pub(crate) fn add(&mut self, value: &str) {
+            let parts = value
+                .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '='))
+                .filter(|p| p.len() >= MIN_SECRET_LEN && !is_scheme_word(p));
+            for secret in std::iter::once(value.trim()).chain(parts) {
+                if secret.len() < MIN_SECRET_LEN {
+                    continue;
+                }
+                for form in [secret.to_owned(), percent_encode(secret)] {
+                    if !self.values.contains(&form) {
+                        self.values.push(form);
+                    }
+                }
             }
-            for form in [secret.to_owned(), percent_encode(secret)] {
-                if !self.values.contains(&form) {
-                    self.values.push(form);
+            self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+
+        /// Adds the credentials of a URL: its password, user name and secret parameters.
+        #[cfg_attr(
+            not(any(feature = "otlp-http", feature = "otlp-grpc")),
+            allow(dead_code)
+        )]
+        pub(crate) fn add_url(&mut self, raw: &str) {
+            let Ok(parsed) = url::Url::parse(raw) else {
+                return;
+            };
+            if let Some(password) = parsed.password() {
+                self.add(password);
+                self.add(&percent_decode(password));
+            }
+            if !parsed.username().is_empty() {
+                self.add(parsed.username());
+            }
+            for (k, v) in parsed.query_pairs() {
+                if is_credential(&k) {
+                    self.add(&v);
                 }
             }
         }
-        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+
+        /// `text` with every secret replaced by `<redacted>`.
+        pub(crate) fn scrub(&self, text: &str) -> String {
+            let mut text = text.to_owned();
+            for secret in &self.values {
+                if text.contains(secret.as_str()) {
+                    text = text.replace(secret.as_str(), REDACTED);
+                }
+            }
+            text
+        }
     }
 
-    /// Adds the credentials of a URL: its password, user name and secret parameters.
+    /// Authentication scheme names, which are not secret on their own.
+    fn is_scheme_word(part: &str) -> bool {
+        matches!(
+            part.to_ascii_lowercase().as_str(),
+            "bearer" | "basic" | "token" | "digest" | "negotiate" | "apikey"
+        )
+    }
+
+    fn percent_encode(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
     #[cfg_attr(
         not(any(feature = "otlp-http", feature = "otlp-grpc")),
         allow(dead_code)
     )]
-    pub(crate) fn add_url(&mut self, raw: &str) {
-        let Ok(parsed) = url::Url::parse(raw) else {
-            return;
-        };
-        if let Some(password) = parsed.password() {
-            self.add(password);
-            self.add(&percent_decode(password));
-        }
-        if !parsed.username().is_empty() {
-            self.add(parsed.username());
-        }
-        for (k, v) in parsed.query_pairs() {
-            if is_credential(&k) {
-                self.add(&v);
-            }
-        }
+    fn percent_decode(s: &str) -> String {
+        crate::config::otlp::percent_decode(s)
     }
-
-    /// `text` with every secret replaced by `<redacted>`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.values {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), REDACTED);
-            }
-        }
-        text
-    }
-}
-
-/// Authentication scheme names, which are not secret on their own.
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-fn is_scheme_word(part: &str) -> bool {
-    matches!(
-        part.to_ascii_lowercase().as_str(),
-        "bearer" | "basic" | "token" | "digest" | "negotiate" | "apikey"
-    )
-}
-
-#[cfg_attr(
-    not(any(
-        feature = "otlp-http",
-        feature = "otlp-grpc",
-        feature = "mlflow-server"
-    )),
-    allow(dead_code)
-)]
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg_attr(
-    not(any(feature = "otlp-http", feature = "otlp-grpc")),
-    allow(dead_code)
-)]
-fn percent_decode(s: &str) -> String {
-    super::otlp::percent_decode(s)
 }
 
 #[cfg(test)]
