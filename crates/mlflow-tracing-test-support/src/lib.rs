@@ -12,6 +12,7 @@
 //! into server TLS configurations, `http` is the HTTP/1.1 server, `grpc` the tonic trace
 //! and metrics services, and `receiver` holds the [`Receiver`] with what it recorded and its script.
 //! `mlflow` is the [`MlflowStandIn`]: the tracking server's REST calls for logging traces.
+//! `model` is the [`StandInModel`], an OpenAI-compatible chat model for the agent examples.
 //!
 //! ```
 //! use mlflow_tracing_test_support::{Receiver, Reply, Tls};
@@ -31,11 +32,13 @@ mod certs;
 mod grpc;
 mod http;
 mod mlflow;
+mod model;
 mod receiver;
 mod rpc;
 mod tls;
 
 pub use certs::{CertFiles, Certs, certs};
 pub use mlflow::{MlflowStandIn, Scripted, StandInOptions, StandInRequest};
+pub use model::StandInModel;
 pub use receiver::{Receiver, Recorded, Reply};
 pub use tls::Tls;

@@ -3,7 +3,8 @@
 //! through the `tracing` bridge and MLflow's translation of the GenAI conventions.
 //!
 //! The model is a stand-in: an OpenAI-compatible chat completions server started in this
-//! process on 127.0.0.1 (no network). Each completion span is the one rig-core 0.44
+//! process on 127.0.0.1 (no network; `mlflow_tracing_test_support::StandInModel`, which
+//! `examples/rig-agent` runs against too). Each completion span is the one rig-core 0.44
 //! records (`rig_core::telemetry`, `__rig_canonical_completion_span!` and
 //! `new_completion_span!` in `src/telemetry/mod.rs`: target `rig::completions`, name
 //! `chat`, the request's fields when it starts, the response's recorded when it arrives).
@@ -19,10 +20,11 @@
 //! on `./mlflow.db`.
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 
 use mlflow_tracing::bridge::MlflowLayer;
+use mlflow_tracing_test_support::StandInModel;
 use serde_json::{Value, json};
 use tracing::field::Empty;
 use tracing_subscriber::prelude::*;
@@ -129,7 +131,10 @@ fn chat(model: &StandInModel, messages: &[Value]) -> Result<Value, Box<dyn Error
         "gen_ai.input.messages",
         tracing::field::display(semconv_messages(messages)),
     );
-    let reply = model.complete(&json!({"model": MODEL, "messages": messages, "tools": tools()}))?;
+    let reply = complete(
+        model,
+        &json!({"model": MODEL, "messages": messages, "tools": tools()}),
+    )?;
     span.record(
         "gen_ai.response.id",
         reply["id"].as_str().unwrap_or_default(),
@@ -186,98 +191,23 @@ fn tools() -> Value {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])
 }
 
-/// An OpenAI-compatible chat completions server on 127.0.0.1, answering like a model that
-/// calls `get_weather` once and then answers.
-struct StandInModel {
-    address: String,
-}
-
-impl StandInModel {
-    fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let address = listener.local_addr()?.to_string();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = Self::serve(stream);
-            }
-        });
-        Ok(StandInModel { address })
+/// `POST /v1/chat/completions` to the stand-in model.
+fn complete(model: &StandInModel, request: &Value) -> Result<Value, Box<dyn Error>> {
+    let body = request.to_string();
+    let mut stream = TcpStream::connect(model.address())?;
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        model.address(),
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or("a response without a body")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("the model answered {head}").into());
     }
-
-    fn serve(stream: TcpStream) -> std::io::Result<()> {
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let reply = Self::reply(&request).to_string();
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-            reply.len()
-        )
-    }
-
-    fn reply(request: &Value) -> Value {
-        let messages = request["messages"].as_array().cloned().unwrap_or_default();
-        let called = messages.iter().any(|m| m["role"] == "tool");
-        let (message, finish, usage) = if called {
-            let answer = "It is 21 °C and clear in Zürich.";
-            (
-                json!({"role": "assistant", "content": answer}),
-                "stop",
-                (231, 12),
-            )
-        } else {
-            let call = json!({"id": "call_1", "type": "function", "function":
-                {"name": "get_weather", "arguments": "{\"city\": \"Zürich\"}"}});
-            (
-                json!({"role": "assistant", "content": null, "tool_calls": [call]}),
-                "tool_calls",
-                (182, 17),
-            )
-        };
-        json!({
-            "id": format!("chatcmpl-{}", messages.len()),
-            "object": "chat.completion",
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1,
-                      "total_tokens": usage.0 + usage.1},
-        })
-    }
-
-    /// `POST /v1/chat/completions`.
-    fn complete(&self, request: &Value) -> Result<Value, Box<dyn Error>> {
-        let body = request.to_string();
-        let mut stream = TcpStream::connect(&self.address)?;
-        write!(
-            stream,
-            "POST /v1/chat/completions HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            self.address,
-            body.len()
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or("a response without a body")?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!("the model answered {head}").into());
-        }
-        Ok(serde_json::from_str(body)?)
-    }
+    Ok(serde_json::from_str(body)?)
 }

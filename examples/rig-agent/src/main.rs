@@ -20,8 +20,6 @@
 //! `scripts/mlflow-ui.sh`) on `./mlflow.db`. rig-core 0.44 needs Rust 1.95, newer than the
 //! SDK's minimum (1.89), which is why this example is a workspace member of its own.
 
-mod stand_in;
-
 use std::error::Error;
 
 use mlflow_tracing::bridge::MlflowLayer;
@@ -36,7 +34,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_subscriber::prelude::*;
 
-use crate::stand_in::StandInModel;
+use mlflow_tracing_test_support::StandInModel;
 
 /// The model the agent asks for; the stand-in answers as its dated snapshot.
 const MODEL: &str = "gpt-4o-mini";

@@ -1,5 +1,7 @@
-//! An OpenAI-compatible chat completions server on 127.0.0.1, answering like a model that
-//! calls `get_weather` once and then answers, with token usage on each reply.
+//! [`StandInModel`]: an OpenAI-compatible chat completions server on 127.0.0.1, answering
+//! like a model that calls `get_weather` once and then answers, with token usage on each
+//! reply. The agent examples (`tracing_agent`, `examples/rig-agent`) run against it, with no
+//! network.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,13 +10,13 @@ use serde_json::{Value, json};
 
 /// The stand-in model server, serving on a thread of its own until the process ends.
 #[derive(Debug)]
-pub(crate) struct StandInModel {
+pub struct StandInModel {
     address: String,
 }
 
 impl StandInModel {
     /// Binds 127.0.0.1 on a free port and starts serving.
-    pub(crate) fn start() -> io::Result<Self> {
+    pub fn start() -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?.to_string();
         std::thread::spawn(move || {
@@ -26,8 +28,13 @@ impl StandInModel {
     }
 
     /// The base URL an OpenAI client takes: `POST {base_url}/chat/completions`.
-    pub(crate) fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.address)
+    }
+
+    /// `host:port` it listens on.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// One request, one response, then the connection closes.
