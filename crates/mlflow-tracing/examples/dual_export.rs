@@ -16,7 +16,7 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (endpoint, stand_in) = stand_in_collector::endpoint().await?;
+    let (endpoint, stand_in) = stand_in_collector::endpoint();
     let tracing = Tracing::builder()
         .otlp_endpoint(endpoint)
         .otlp_protocol(Protocol::HttpProtobuf)
@@ -46,8 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         trace.spans().len(),
         trace.info().tags()
     );
-    if let Some(received) = stand_in {
-        let spans = received.lock().map_err(|_| "poisoned")?.clone();
+    if let Some(stand_in) = stand_in {
+        let spans = stand_in.spans();
         println!(
             "collector: {:?}",
             spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>()

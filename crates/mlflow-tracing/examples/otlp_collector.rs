@@ -61,7 +61,7 @@ fn shown(value: Option<&AnyValue>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (endpoint, stand_in) = stand_in_collector::endpoint().await?;
+    let (endpoint, stand_in) = stand_in_collector::endpoint();
     let tracing = Tracing::builder()
         .otlp_endpoint(endpoint)
         .otlp_protocol(Protocol::HttpProtobuf)
@@ -75,10 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     tracing.flush_async().await?;
 
-    let Some(received) = stand_in else {
+    let Some(stand_in) = stand_in else {
         return Ok(());
     };
-    let spans = received.lock().map_err(|_| "poisoned")?.clone();
+    let spans = stand_in.spans();
     for span in &spans {
         println!("{}", span.name);
         for kv in span
