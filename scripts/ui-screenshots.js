@@ -8,32 +8,12 @@
 //   node scripts/ui-screenshots.js http://127.0.0.1:PORT TRACE_ID CHAT_SPAN_ID docs/images
 //
 // CHAT_SPAN_ID is the span id (16 hex digits) of "chat gpt-4o-mini" in that trace.
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { openUi } = require('./ui-browser');
 
 (async () => {
   const [base, traceId, chatSpan, out] = process.argv.slice(2);
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-ui-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1800, height: 1000 },
-  });
-  const page = browser.pages()[0] || (await browser.newPage());
-  // A fresh profile opens the assistant panel and a popover over the page.
-  const closePopups = async () => {
-    for (const sel of ['text=Got it', '[data-component-id="mlflow.assistant.chat_panel.close"]']) {
-      const el = page.locator(sel).first();
-      if ((await el.count()) && (await el.isVisible().catch(() => false))) {
-        await el.click().catch(() => {});
-        await page.waitForTimeout(500);
-      }
-    }
-  };
+  const { page, closePopups, close } = await openUi();
 
   // The traces list with the Cost column.
   await page.goto(`${base}/#/experiments/0/traces`, { waitUntil: 'load' });
@@ -72,6 +52,5 @@ const path = require('path');
   await page.waitForTimeout(1500);
   await page.screenshot({ path: path.join(out, 'overview-cost.png') });
 
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 })();

@@ -7,32 +7,11 @@
 //   node scripts/ui-trace-screenshot.js http://127.0.0.1:PORT TRACE_ID SPAN_ID docs/images/bridge-agent-trace.png
 //
 // SPAN_ID is the span id (16 hex digits) of the span to select.
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { openUi } = require('./ui-browser');
 
 (async () => {
   const [base, traceId, spanId, out] = process.argv.slice(2);
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-ui-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1800, height: 1000 },
-  });
-  const page = browser.pages()[0] || (await browser.newPage());
-  // A fresh profile opens the assistant panel and a popover over the page.
-  const closePopups = async () => {
-    for (const sel of ['text=Got it', '[data-component-id="mlflow.assistant.chat_panel.close"]']) {
-      const el = page.locator(sel).first();
-      if ((await el.count()) && (await el.isVisible().catch(() => false))) {
-        await el.click().catch(() => {});
-        await page.waitForTimeout(500);
-      }
-    }
-  };
+  const { page, closePopups, close } = await openUi();
   // The traces list first: the drawer opens over it.
   await page.goto(`${base}/#/experiments/0/traces`, { waitUntil: 'load' });
   await page.getByText('Tokens', { exact: true }).first().waitFor({ timeout: 30000 });
@@ -47,6 +26,5 @@ const path = require('path');
   await page.waitForTimeout(2500);
   await closePopups();
   await page.screenshot({ path: out });
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 })();
