@@ -40,6 +40,28 @@ fn server_pipeline(server: &MlflowStandIn, vars: &[(&str, &str)]) -> Tracing {
     pipeline(&all).unwrap()
 }
 
+/// A pipeline exporting to `server` and, over OTLP/HTTP, to `receiver`, after it recorded
+/// 50 one-span traces; when the recording started.
+fn dual_export_fifty_traces(server: &MlflowStandIn, receiver: &Receiver) -> (Tracing, Instant) {
+    let endpoint = receiver.traces_endpoint();
+    let tracing = server_pipeline(
+        server,
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+        ],
+    );
+    let start = Instant::now();
+    tracing.in_scope(|| {
+        for i in 0..50 {
+            one_span(&format!("t{i}"));
+        }
+    });
+    (tracing, start)
+}
+
 /// `METHOD path` of each request.
 fn calls(requests: &[StandInRequest]) -> Vec<String> {
     requests.iter().map(StandInRequest::call).collect()
@@ -753,22 +775,7 @@ fn one_destination_down_neither_slows_nor_loses_the_other() {
         Duration::from_secs(3),
     )]);
     let server = MlflowStandIn::start(StandInOptions::default());
-    let endpoint = receiver.traces_endpoint();
-    let tracing = server_pipeline(
-        &server,
-        &[
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
-            ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
-        ],
-    );
-    let start = Instant::now();
-    tracing.in_scope(|| {
-        for i in 0..50 {
-            one_span(&format!("t{i}"));
-        }
-    });
+    let (tracing, start) = dual_export_fifty_traces(&server, &receiver);
     server.wait_for_traces(50, Duration::from_secs(2));
     assert!(
         start.elapsed() < Duration::from_secs(2),
@@ -787,22 +794,7 @@ fn one_destination_down_neither_slows_nor_loses_the_other() {
         body: String::new(),
     };
     server.script("/v1/traces", vec![busy; 3]);
-    let endpoint = receiver.traces_endpoint();
-    let tracing = server_pipeline(
-        &server,
-        &[
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
-            ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
-        ],
-    );
-    let start = Instant::now();
-    tracing.in_scope(|| {
-        for i in 0..50 {
-            one_span(&format!("t{i}"));
-        }
-    });
+    let (tracing, start) = dual_export_fifty_traces(&server, &receiver);
     receiver.wait_for_spans(50, Duration::from_secs(2));
     assert!(
         start.elapsed() < Duration::from_secs(2),
